@@ -1,0 +1,120 @@
+"""Start a Selenium 4 driver on a given user-data-dir, with the same switches for every window and for login.
+
+The profile the operator signs into (`coupadl login`) and every window later started on it or on its clones
+use exactly these options, so cookie encryption and preferences agree (see facts/chromium-profiles.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from selenium import webdriver
+from selenium.webdriver.chromium.options import ChromiumOptions
+from selenium.webdriver.chromium.webdriver import ChromiumDriver
+
+from coupadl.browser.discovery import Executables
+from coupadl.browser.translate import translate_start_error
+from coupadl.settings import BrowserKind
+
+__all__ = ["LaunchConfig", "build_options", "capability_pids", "reported_user_data_dir", "start_driver"]
+
+
+@dataclass(frozen=True)
+class LaunchConfig:
+    """How windows are launched: executables, visibility and timeouts (seconds). Picklable for workers."""
+
+    executables: Executables
+    headless: bool = True
+    page_load_timeout: float = 60.0
+    window_size: tuple[int, int] = (1280, 900)
+
+
+def _base_arguments(config: LaunchConfig) -> list[str]:
+    args = [
+        "--no-first-run",
+        "--no-default-browser-check",
+        # No calls home: this machine (and many corporate laptops) refuse them, which slows every start.
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-features=Translate,OptimizationHints,MediaRouter",
+        "--disable-search-engine-choice-screen",
+        f"--window-size={config.window_size[0]},{config.window_size[1]}",
+    ]
+    if config.headless:
+        args.append("--headless=new")
+    if sys.platform.startswith("linux"):
+        args.append("--disable-dev-shm-usage")
+        if os.geteuid() == 0:
+            args.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
+    return args
+
+
+def build_options(config: LaunchConfig, user_data_dir: Path, profile_name: str) -> ChromiumOptions:
+    """Options putting a window on `user_data_dir/profile_name`, opening on about:blank."""
+    options: ChromiumOptions = (
+        webdriver.EdgeOptions() if config.executables.browser is BrowserKind.EDGE else webdriver.ChromeOptions()
+    )
+    options.binary_location = str(config.executables.binary)
+    for arg in _base_arguments(config):
+        options.add_argument(arg)
+    options.add_argument(f"--user-data-dir={user_data_dir}")
+    options.add_argument(f"--profile-directory={profile_name}")
+    # The driver's defaults would hide the cookies of a profile made by a normal browser start; leaving them
+    # out makes every window read cookies exactly as the operator's browser does.
+    options.add_experimental_option("excludeSwitches", ["password-store", "use-mock-keychain", "enable-automation"])
+    options.add_experimental_option(
+        "prefs",
+        {
+            "session.restore_on_startup": 4,  # open the given startup URLs, not the last session
+            "session.startup_urls": ["about:blank"],
+            "download.prompt_for_download": False,
+            "download.directory_upgrade": True,
+            "profile.default_content_setting_values.automatic_downloads": 1,
+            "safebrowsing.enabled": False,
+            "credentials_enable_service": False,
+        },
+    )
+    options.page_load_strategy = "normal"
+    return options
+
+
+def start_driver(config: LaunchConfig, user_data_dir: Path, profile_name: str = "Default") -> ChromiumDriver:
+    """Start the browser on `user_data_dir`; the driver path is passed explicitly (no Selenium Manager).
+
+    Raises `BrowserStartError` (or `DefaultProfileRefusedError` / `DriverMismatchError`) in one line.
+    """
+    options = build_options(config, user_data_dir, profile_name)
+    driver_path = str(config.executables.driver)
+    try:
+        if config.executables.browser is BrowserKind.EDGE:
+            service: Any = webdriver.EdgeService(executable_path=driver_path)
+            driver: ChromiumDriver = webdriver.Edge(options=options, service=service)  # type: ignore[arg-type]
+        else:
+            service = webdriver.ChromeService(executable_path=driver_path)
+            driver = webdriver.Chrome(options=options, service=service)  # type: ignore[arg-type]
+    except Exception as exc:  # noqa: BLE001 - translated into our hierarchy at this one boundary
+        raise translate_start_error(exc, user_data_dir) from exc
+    driver.set_page_load_timeout(config.page_load_timeout)
+    return driver
+
+
+def reported_user_data_dir(capabilities: dict[str, Any]) -> str | None:
+    """The user-data-dir the driver says the browser runs on (`chrome` or `msedge` capability)."""
+    for key in ("chrome", "msedge"):
+        section = capabilities.get(key)
+        if isinstance(section, dict) and section.get("userDataDir"):
+            return str(section["userDataDir"])
+    return None
+
+
+def capability_pids(driver: ChromiumDriver) -> tuple[int | None, int | None]:
+    """(browser PID reported by the driver, driver PID from its service)."""
+    browser_pid = driver.capabilities.get("goog:processID") or driver.capabilities.get("ms:processID")
+    process = getattr(getattr(driver, "service", None), "process", None)
+    driver_pid = getattr(process, "pid", None)
+    return (int(browser_pid) if browser_pid else None, int(driver_pid) if driver_pid else None)

@@ -1,0 +1,190 @@
+"""Every error coupadl raises, grouped by what the caller should do about it.
+
+```
+CoupadlError                        root: catch this to catch everything of ours
+├── SetupError                      stop before anything starts (exit code 2)
+│   ├── ConfigError                 a bad flag, environment variable or config key
+│   ├── InputError                  the PO list cannot be read
+│   ├── BrowserNotFoundError        no browser or driver executable
+│   ├── DriverMismatchError         driver and browser major versions differ
+│   └── ProfileError                the base profile cannot be used
+│       ├── ProfileMissingException
+│       ├── ProfileLockedException
+│       ├── ProfileCorruptedException
+│       ├── PermissionDeniedException
+│       └── DefaultProfileRefusedError   the browser refuses automation on its real default dir
+├── ProfileOperationError           a clone or snapshot failed: re-clone (transient file-system errors)
+│   ├── InsufficientSpaceException
+│   └── CloneTimeoutError
+├── WindowError                     the window is unusable: remediate or restart that window only
+│   ├── BrowserStartError           the browser or driver did not start
+│   ├── BrowserCrashedError         the session is gone (browser or driver died)
+│   ├── VerificationError           the window is not on the intended, signed-in profile
+│   │   ├── CapabilityMismatchException
+│   │   ├── AuthenticationFailedException
+│   │   ├── FileVerificationException
+│   │   └── VerificationTimeoutException
+│   └── SessionExpiredError         signed out mid-run: the task goes back to the queue, never "not found"
+└── TaskError                       one task (PO) went wrong; the window is fine
+    ├── RetryableTaskError          worth another try (timeouts, a download that failed)
+    └── PermanentTaskError          no retry can help (malformed page, file rejected)
+```
+
+Selenium's exceptions are translated into these in exactly one place, `coupadl.browser.translate`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationFailedException",
+    "BrowserCrashedError",
+    "BrowserNotFoundError",
+    "BrowserStartError",
+    "CapabilityMismatchException",
+    "CloneTimeoutError",
+    "ConfigError",
+    "CoupadlError",
+    "DefaultProfileRefusedError",
+    "DriverMismatchError",
+    "FileVerificationException",
+    "InputError",
+    "InsufficientSpaceException",
+    "PermanentTaskError",
+    "PermissionDeniedException",
+    "ProfileCorruptedException",
+    "ProfileError",
+    "ProfileLockedException",
+    "ProfileMissingException",
+    "ProfileOperationError",
+    "RetryableTaskError",
+    "SessionExpiredError",
+    "SetupError",
+    "TaskError",
+    "VerificationError",
+    "VerificationTimeoutException",
+    "WindowError",
+]
+
+
+class CoupadlError(Exception):
+    """Root of every error coupadl raises on purpose."""
+
+
+# --- stop before starting anything -------------------------------------------------------------------
+
+
+class SetupError(CoupadlError):
+    """Nothing can start: bad arguments, input, browser or base profile. The CLI exits with code 2."""
+
+
+class ConfigError(SetupError):
+    """A flag, environment variable or config file key is invalid."""
+
+
+class InputError(SetupError):
+    """The PO list is missing, empty, of an unknown format, or has no PO column."""
+
+
+class BrowserNotFoundError(SetupError):
+    """No browser or driver executable was found or given."""
+
+
+class DriverMismatchError(SetupError):
+    """The driver's major version differs from the browser's."""
+
+
+class ProfileError(SetupError):
+    """The configured base profile cannot be used as it is."""
+
+
+class ProfileMissingException(ProfileError):
+    """The base user-data-dir or its profile folder does not exist."""
+
+
+class ProfileLockedException(ProfileError):
+    """A running browser (on this host or another) holds the base profile."""
+
+
+class ProfileCorruptedException(ProfileError):
+    """The base profile's key files cannot be parsed or fail an integrity check."""
+
+
+class PermissionDeniedException(ProfileError):
+    """The base profile cannot be read, or the clone folder cannot be written."""
+
+
+class DefaultProfileRefusedError(ProfileError):
+    """The browser refuses remote control on its own default user-data-dir (Chrome 136+)."""
+
+
+# --- profile operations that may succeed on another try -----------------------------------------------
+
+
+class ProfileOperationError(CoupadlError):
+    """Making a snapshot or clone failed; a fresh attempt may succeed."""
+
+
+class InsufficientSpaceException(ProfileOperationError):
+    """Not enough free disk space for a snapshot or clone."""
+
+
+class CloneTimeoutError(ProfileOperationError):
+    """A clone took longer than `clone_timeout`."""
+
+
+# --- the window must be remediated or restarted ------------------------------------------------------------
+
+
+class WindowError(CoupadlError):
+    """The browser window is unusable; remediate or restart this window only."""
+
+
+class BrowserStartError(WindowError):
+    """The browser or its driver did not start."""
+
+
+class BrowserCrashedError(WindowError):
+    """The browser or driver died; the session cannot take another command."""
+
+
+class VerificationError(WindowError):
+    """The window is not proven to run on the intended, signed-in profile."""
+
+
+class CapabilityMismatchException(VerificationError):
+    """The driver reports another user-data-dir than the one intended."""
+
+
+class AuthenticationFailedException(VerificationError):
+    """The authenticated page redirected to sign-in or SSO."""
+
+
+class FileVerificationException(VerificationError):
+    """A clone's key files are missing or differ from the snapshot."""
+
+
+class VerificationTimeoutException(VerificationError):
+    """A verification method did not finish within its timeout."""
+
+
+class SessionExpiredError(WindowError):
+    """The site sent the window to sign-in mid-run. The task is not the problem and must not fail."""
+
+    def __init__(self, message: str, *, redirected_to: str = "") -> None:
+        super().__init__(message)
+        self.redirected_to = redirected_to
+
+
+# --- one task went wrong ----------------------------------------------------------------------------------
+
+
+class TaskError(CoupadlError):
+    """A task (one PO) failed while the window itself is fine."""
+
+
+class RetryableTaskError(TaskError):
+    """Another attempt may succeed (a slow page, a download that failed)."""
+
+
+class PermanentTaskError(TaskError):
+    """No retry can help; the task is failed at once."""

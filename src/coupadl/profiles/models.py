@@ -1,0 +1,328 @@
+"""The profile data model of seed 000: enums, configs, `WorkerProfile` and `VerificationResult`.
+
+Lifecycles are enums with their allowed transitions written down next to them; an invalid transition raises
+`ValueError` instead of silently moving a profile into a state it cannot be in.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "MethodResult",
+    "ProfileManagerState",
+    "ProfileState",
+    "ProfileStatus",
+    "ProfileStatusReport",
+    "ProfileType",
+    "RetryConfig",
+    "VerificationConfig",
+    "VerificationMethod",
+    "VerificationResult",
+    "VerificationStatus",
+    "WorkerProfile",
+]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ProfileType(str, Enum):
+    """Whether a window runs on the operator's base profile or on a temporary copy of it."""
+
+    BASE = "base"  # the configured profile itself; only one window may use it
+    CLONE = "clone"  # a temporary copy made from the run's snapshot
+
+
+class VerificationMethod(str, Enum):
+    """The ways a window proves it runs on the intended, signed-in profile (spec 003 VM-001..003)."""
+
+    CAPABILITY_CHECK = "capability"  # VM-002: driver-reported user-data-dir
+    AUTH_CHECK = "authentication"  # VM-001: an authenticated page without a sign-in redirect
+    FILE_VERIFICATION = "file"  # VM-003: checksums of key files right after cloning
+
+
+class VerificationStatus(str, Enum):
+    """Outcome of one verification method or of a whole verification."""
+
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    SUCCESS = "success"
+    PARTIAL = "partial"  # some methods failed
+    FAILED = "failed"  # every method failed
+    TIMEOUT = "timeout"
+    SKIPPED = "skipped"  # method not applicable (file check on the base profile)
+
+
+class ProfileStatus(str, Enum):
+    """Whether the base profile can be used right now."""
+
+    AVAILABLE = "available"
+    LOCKED = "locked"
+    CORRUPTED = "corrupted"
+    MISSING = "missing"
+    PERMISSION_DENIED = "permission_denied"
+
+
+class ProfileManagerState(str, Enum):
+    """`ProfileManager` lifecycle: INITIALIZED → ACTIVE → SHUTDOWN."""
+
+    INITIALIZED = "initialized"
+    ACTIVE = "active"
+    SHUTDOWN = "shutdown"
+
+
+class ProfileState(str, Enum):
+    """`WorkerProfile` lifecycle: CREATING → READY → VERIFIED → IN_USE → CLEANUP → DESTROYED.
+
+    A profile may also go back from VERIFIED/IN_USE to READY when its window is restarted and must be
+    verified again, and to CLEANUP from any live state when its window fails for good.
+    """
+
+    CREATING = "creating"
+    READY = "ready"
+    VERIFIED = "verified"
+    IN_USE = "in_use"
+    CLEANUP = "cleanup"
+    DESTROYED = "destroyed"
+
+
+_PROFILE_TRANSITIONS: dict[ProfileState, frozenset[ProfileState]] = {
+    ProfileState.CREATING: frozenset({ProfileState.READY, ProfileState.CLEANUP}),
+    ProfileState.READY: frozenset({ProfileState.VERIFIED, ProfileState.CLEANUP}),
+    ProfileState.VERIFIED: frozenset({ProfileState.IN_USE, ProfileState.READY, ProfileState.CLEANUP}),
+    ProfileState.IN_USE: frozenset({ProfileState.READY, ProfileState.CLEANUP}),
+    ProfileState.CLEANUP: frozenset({ProfileState.DESTROYED}),
+    ProfileState.DESTROYED: frozenset(),
+}
+
+_MANAGER_TRANSITIONS: dict[ProfileManagerState, frozenset[ProfileManagerState]] = {
+    ProfileManagerState.INITIALIZED: frozenset({ProfileManagerState.ACTIVE, ProfileManagerState.SHUTDOWN}),
+    ProfileManagerState.ACTIVE: frozenset({ProfileManagerState.SHUTDOWN}),
+    ProfileManagerState.SHUTDOWN: frozenset(),
+}
+
+
+def check_manager_transition(current: ProfileManagerState, new: ProfileManagerState) -> None:
+    """Raise `ValueError` unless `current → new` is an allowed `ProfileManager` transition."""
+    if new not in _MANAGER_TRANSITIONS[current]:
+        raise ValueError(f"ProfileManager cannot go from {current.value} to {new.value}")
+
+
+class RetryConfig(BaseModel):
+    """Retry policy for profile operations and verification (seconds)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_attempts: int = Field(default=3, ge=1)
+    base_delay: float = Field(default=0.5, gt=0)
+    max_delay: float = Field(default=5.0, gt=0)
+    exponential_backoff: bool = True
+    jitter: bool = True
+
+    @model_validator(mode="after")
+    def _max_not_below_base(self) -> RetryConfig:
+        if self.max_delay < self.base_delay:
+            raise ValueError("max_delay must be >= base_delay")
+        return self
+
+    def delay_for(self, attempt: int) -> float:
+        """Delay before retry number `attempt` (1-based), without jitter."""
+        if not self.exponential_backoff:
+            return self.base_delay
+        return float(min(self.max_delay, self.base_delay * 2 ** max(0, attempt - 1)))
+
+
+class VerificationConfig(BaseModel):
+    """Which verification methods run, their timeouts (seconds), and the retry policy."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled_methods: tuple[VerificationMethod, ...] = (
+        VerificationMethod.CAPABILITY_CHECK,
+        VerificationMethod.AUTH_CHECK,
+        VerificationMethod.FILE_VERIFICATION,
+    )
+    capability_timeout: float = Field(default=10.0, gt=0)
+    auth_check_timeout: float = Field(default=30.0, gt=0)
+    auth_check_url: str = ""
+    file_verification_enabled: bool = True
+    retry_config: RetryConfig = RetryConfig()
+
+    @field_validator("enabled_methods")
+    @classmethod
+    def _at_least_one(cls, value: tuple[VerificationMethod, ...]) -> tuple[VerificationMethod, ...]:
+        if not value:
+            raise ValueError("at least one verification method must be enabled")
+        return tuple(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _auth_url_when_needed(self) -> VerificationConfig:
+        if VerificationMethod.AUTH_CHECK in self.enabled_methods:
+            parsed = urlparse(self.auth_check_url)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ValueError(
+                    f"auth_check_url must be an http(s) URL when authentication is verified, "
+                    f"got {self.auth_check_url!r}"
+                )
+        return self
+
+    def is_enabled(self, method: VerificationMethod) -> bool:
+        """True if `method` runs (the file method also needs `file_verification_enabled`)."""
+        if method is VerificationMethod.FILE_VERIFICATION and not self.file_verification_enabled:
+            return False
+        return method in self.enabled_methods
+
+
+@dataclass(frozen=True)
+class MethodResult:
+    """Result of one verification method: status, how long it took, and what it saw."""
+
+    status: VerificationStatus
+    duration_s: float
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `run-summary.json` form."""
+        return {"status": self.status.value, "duration_s": round(self.duration_s, 3), "detail": self.detail}
+
+
+@dataclass
+class VerificationResult:
+    """All methods' results for one verification of one worker's window."""
+
+    worker_id: int
+    method_results: dict[VerificationMethod, MethodResult]
+    started_at: datetime
+    completed_at: datetime
+    retry_count: int = 0
+    error_details: str | None = None
+
+    @property
+    def overall_status(self) -> VerificationStatus:
+        """SUCCESS when every method that ran passed; TIMEOUT, FAILED or PARTIAL otherwise."""
+        ran = [r for r in self.method_results.values() if r.status is not VerificationStatus.SKIPPED]
+        if not ran:
+            return VerificationStatus.FAILED
+        ok = [r for r in ran if r.status is VerificationStatus.SUCCESS]
+        if len(ok) == len(ran):
+            return VerificationStatus.SUCCESS
+        if any(r.status is VerificationStatus.TIMEOUT for r in ran):
+            return VerificationStatus.TIMEOUT
+        return VerificationStatus.FAILED if not ok else VerificationStatus.PARTIAL
+
+    def is_success(self) -> bool:
+        """True if every enabled method passed."""
+        return self.overall_status is VerificationStatus.SUCCESS
+
+    def get_failed_methods(self) -> list[VerificationMethod]:
+        """The methods that did not pass (skipped ones are not failures)."""
+        return [
+            m
+            for m, r in self.method_results.items()
+            if r.status not in (VerificationStatus.SUCCESS, VerificationStatus.SKIPPED)
+        ]
+
+    def get_duration(self) -> timedelta:
+        """Wall time of the whole verification."""
+        return self.completed_at - self.started_at
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `verification` object of `run-summary.json`."""
+        return {
+            "status": self.overall_status.value,
+            "methods": {m.value: r.to_dict() for m, r in self.method_results.items()},
+            "retry_count": self.retry_count,
+            "started_at": self.started_at.isoformat(),
+            "completed_at": self.completed_at.isoformat(),
+            "error_details": self.error_details,
+        }
+
+
+@dataclass
+class WorkerProfile:
+    """The browser profile one worker's window runs on: the base itself, or a clone of it.
+
+    `profile_path` is the user-data-dir; `profile_name` the profile folder inside it (usually `Default`).
+    """
+
+    worker_id: int
+    profile_type: ProfileType
+    profile_path: Path
+    profile_name: str = "Default"
+    created_at: datetime = field(default_factory=_now)
+    verified_at: datetime | None = None
+    verification_status: VerificationStatus = VerificationStatus.PENDING
+    state: ProfileState = ProfileState.CREATING
+    # SHA-256 of the key files as copied (VM-003), filled in right after cloning.
+    checksums: dict[str, str] = field(default_factory=dict)
+    history: list[VerificationResult] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.worker_id, bool) or not isinstance(self.worker_id, int) or self.worker_id < 1:
+            raise ValueError(f"worker_id must be a positive integer, got {self.worker_id!r}")
+        self.profile_path = Path(self.profile_path)
+        if not self.profile_name or os.sep in self.profile_name or "/" in self.profile_name:
+            raise ValueError(f"profile_name must be a plain folder name, got {self.profile_name!r}")
+
+    @property
+    def letter(self) -> str:
+        """The window's letter as operators say it: worker 1 is window A."""
+        return _window_letter(self.worker_id)
+
+    def transition(self, new: ProfileState) -> None:
+        """Move to `new`, refusing transitions the lifecycle does not allow."""
+        if new not in _PROFILE_TRANSITIONS[self.state]:
+            raise ValueError(
+                f"worker {self.worker_id} profile cannot go from {self.state.value} to {new.value}"
+            )
+        self.state = new
+
+    def record_verification(self, result: VerificationResult) -> None:
+        """Keep `result`; the most recent one decides `verification_status`."""
+        self.history.append(result)
+        self.verification_status = result.overall_status
+        if result.is_success():
+            self.verified_at = result.completed_at
+
+    def get_selenium_options(self) -> list[str]:
+        """Browser arguments that put the window on this profile."""
+        return [f"--user-data-dir={self.profile_path}", f"--profile-directory={self.profile_name}"]
+
+    def is_ready(self) -> bool:
+        """True if a browser may be started on this profile now."""
+        return self.state in (ProfileState.READY, ProfileState.VERIFIED) and self.profile_path.is_dir()
+
+    def get_verification_summary(self) -> dict[str, Any]:
+        """Latest verification as in `run-summary.json` (pending when none ran yet)."""
+        if not self.history:
+            return {"status": self.verification_status.value, "methods": {}, "retry_count": 0}
+        return self.history[-1].to_dict()
+
+
+def _window_letter(worker_id: int) -> str:
+    return chr(ord("A") + worker_id - 1) if worker_id <= 26 else f"W{worker_id}"
+
+
+@dataclass(frozen=True)
+class ProfileStatusReport:
+    """`ProfileStatus` of the base with a one-line explanation an operator can act on."""
+
+    status: ProfileStatus
+    explanation: str
+    # A lock left by a crashed browser on this host: usable, but worth saying.
+    stale_lock: str | None = None
+
+    @property
+    def available(self) -> bool:
+        """True when the base can be used."""
+        return self.status is ProfileStatus.AVAILABLE
