@@ -1,1 +1,18 @@
-"""coupadl."""
+"""The persistent worker pool: long-lived worker processes, one verified browser each, a tab per task."""
+
+from coupadl.pool.events import PoolEvent
+from coupadl.pool.pool import PersistentWorkerPool, PoolConfig, Task, TaskOutcome, default_worker_specs
+from coupadl.pool.states import PoolState, WorkerStatus
+from coupadl.pool.worker import WorkerSpec
+
+__all__ = [
+    "PersistentWorkerPool",
+    "PoolConfig",
+    "PoolEvent",
+    "PoolState",
+    "Task",
+    "TaskOutcome",
+    "WorkerSpec",
+    "WorkerStatus",
+    "default_worker_specs",
+]

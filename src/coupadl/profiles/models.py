@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from coupadl.profiles.markers import COMPLETE_MARKER
 
 __all__ = [
     "MethodResult",
@@ -36,14 +38,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class ProfileType(str, Enum):
+class ProfileType(StrEnum):
     """Whether a window runs on the operator's base profile or on a temporary copy of it."""
 
     BASE = "base"  # the configured profile itself; only one window may use it
     CLONE = "clone"  # a temporary copy made from the run's snapshot
 
 
-class VerificationMethod(str, Enum):
+class VerificationMethod(StrEnum):
     """The ways a window proves it runs on the intended, signed-in profile (spec 003 VM-001..003)."""
 
     CAPABILITY_CHECK = "capability"  # VM-002: driver-reported user-data-dir
@@ -51,7 +53,7 @@ class VerificationMethod(str, Enum):
     FILE_VERIFICATION = "file"  # VM-003: checksums of key files right after cloning
 
 
-class VerificationStatus(str, Enum):
+class VerificationStatus(StrEnum):
     """Outcome of one verification method or of a whole verification."""
 
     PENDING = "pending"
@@ -63,7 +65,7 @@ class VerificationStatus(str, Enum):
     SKIPPED = "skipped"  # method not applicable (file check on the base profile)
 
 
-class ProfileStatus(str, Enum):
+class ProfileStatus(StrEnum):
     """Whether the base profile can be used right now."""
 
     AVAILABLE = "available"
@@ -73,7 +75,7 @@ class ProfileStatus(str, Enum):
     PERMISSION_DENIED = "permission_denied"
 
 
-class ProfileManagerState(str, Enum):
+class ProfileManagerState(StrEnum):
     """`ProfileManager` lifecycle: INITIALIZED → ACTIVE → SHUTDOWN."""
 
     INITIALIZED = "initialized"
@@ -81,7 +83,7 @@ class ProfileManagerState(str, Enum):
     SHUTDOWN = "shutdown"
 
 
-class ProfileState(str, Enum):
+class ProfileState(StrEnum):
     """`WorkerProfile` lifecycle: CREATING → READY → VERIFIED → IN_USE → CLEANUP → DESTROYED.
 
     A profile may also go back from VERIFIED/IN_USE to READY when its window is restarted and must be
@@ -265,6 +267,8 @@ class WorkerProfile:
     state: ProfileState = ProfileState.CREATING
     # SHA-256 of the key files as copied (VM-003), filled in right after cloning.
     checksums: dict[str, str] = field(default_factory=dict)
+    # VM-003 as checked right after cloning (SKIPPED for the base); reused by every later verification.
+    file_verification: MethodResult | None = None
     history: list[VerificationResult] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -299,8 +303,13 @@ class WorkerProfile:
         return [f"--user-data-dir={self.profile_path}", f"--profile-directory={self.profile_name}"]
 
     def is_ready(self) -> bool:
-        """True if a browser may be started on this profile now."""
-        return self.state in (ProfileState.READY, ProfileState.VERIFIED) and self.profile_path.is_dir()
+        """True if a browser may be started on this profile now.
+
+        A clone also needs its completion marker: a partial (interrupted) clone is never used.
+        """
+        if self.state not in (ProfileState.READY, ProfileState.VERIFIED) or not self.profile_path.is_dir():
+            return False
+        return self.profile_type is ProfileType.BASE or (self.profile_path / COMPLETE_MARKER).is_file()
 
     def get_verification_summary(self) -> dict[str, Any]:
         """Latest verification as in `run-summary.json` (pending when none ran yet)."""

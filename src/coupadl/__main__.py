@@ -1,0 +1,6 @@
+"""`python -m coupadl`."""
+
+from coupadl.cli.app import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+"""The results sheet (`results.csv`, plus `results.xlsx` for XLSX input) and `run-summary.json`.
+
+Every input row comes out in input order with its own columns untouched and the result columns added. Each
+file is written to a temporary file in the same folder and moved into place, so a reader never sees it
+half-written. Text that comes from the server and starts like a formula (`=`, `+`, `-`, `@`) is prefixed with
+`'` so Excel shows it instead of running it; the operator's own columns are never changed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import openpyxl
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+
+from coupadl.batch.input import PO_COLUMN, PREFERRED_SHEET, InputKind, POList, PORow
+from coupadl.batch.progress import POProgress, iso_utc, utc_now
+from coupadl.coupa.po import POStatus, po_url
+
+__all__ = [
+    "RESULTS_CSV",
+    "RESULTS_XLSX",
+    "RESULT_COLUMNS",
+    "RUN_SUMMARY",
+    "result_rows",
+    "tally",
+    "write_results",
+    "write_run_summary",
+]
+
+RESULTS_CSV = "results.csv"
+RESULTS_XLSX = "results.xlsx"
+RUN_SUMMARY = "run-summary.json"
+RESULT_COLUMNS = (
+    "STATUS",
+    "SUPPLIER",
+    "ATTACHMENTS_FOUND",
+    "ATTACHMENTS_DOWNLOADED",
+    "ATTACHMENT_NAMES",
+    "DOWNLOAD_FOLDER",
+    "COUPA_URL",
+    "ATTEMPTS",
+    "WORKER",
+    "ERROR_MESSAGE",
+    "LAST_PROCESSED",
+)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_INVALID_MESSAGE = "not a PO number (expected e.g. PO15262984, PM16895339 or at least 6 digits)"
+
+Cell = str | int
+
+
+def result_rows(
+    po_list: POList, progress: Mapping[str, POProgress], *, base_url: str | None = None
+) -> tuple[list[str], list[list[Cell]]]:
+    """The results table: header and one row per input row, in input order.
+
+    Input columns named like a result column (a results file fed back as input) are left out, so the fresh
+    result is not shown next to a stale one.
+
+    Args:
+        po_list: The input.
+        progress: Every known PO's state, keyed by digits (`ProgressStore.all()`).
+        base_url: When given, `COUPA_URL` is filled for POs not processed yet too.
+
+    Returns:
+        `(header, rows)`; counts are ints, everything else text.
+    """
+    kept = _kept_input_columns(po_list)
+    header = [po_list.columns[i] for i in kept] + list(RESULT_COLUMNS)
+    rows = [[*(row.values[i] for i in kept), *_result_cells(row, progress, base_url)] for row in po_list.rows]
+    return header, rows
+
+
+def tally(po_list: POList, progress: Mapping[str, POProgress]) -> dict[str, int]:
+    """Count the POs per status: each distinct PO once, each invalid row once, every status present.
+
+    Args:
+        po_list: The input.
+        progress: Every known PO's state, keyed by digits.
+
+    Returns:
+        `{STATUS: count}` in `POStatus` order.
+    """
+    totals = {status.value: 0 for status in POStatus}
+    totals[POStatus.INVALID_PO.value] = len(po_list.invalid_rows)
+    for po in po_list.pos:
+        state = progress.get(po.digits)
+        totals[(state.status if state else POStatus.PENDING).value] += 1
+    return totals
+
+
+def write_results(
+    out: Path, po_list: POList, progress: Mapping[str, POProgress], *, base_url: str | None = None
+) -> list[Path]:
+    """Write `results.csv`, and `results.xlsx` when the input was XLSX, atomically.
+
+    The CSV is UTF-8 with BOM and uses the input's delimiter, so Excel splits it into columns on the
+    operator's machine as it did the input. If a results file cannot be replaced because another program
+    holds it open (Excel on Windows), the new one is written next to it with a time stamp in its name.
+
+    Args:
+        out: The output root.
+        po_list: The input.
+        progress: Every known PO's state, keyed by digits (`ProgressStore.all()`).
+        base_url: When given, `COUPA_URL` is filled for POs not processed yet too.
+
+    Returns:
+        The files written.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    header, rows = result_rows(po_list, progress, base_url=base_url)
+    delimiter = po_list.delimiter if po_list.kind is InputKind.CSV else ","
+
+    def write_csv(stream: IO[bytes]) -> None:
+        text = _TextSink(stream)
+        writer = csv.writer(text, delimiter=delimiter, lineterminator="\r\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+        text.close()
+
+    written = [_atomic_write(out / RESULTS_CSV, write_csv)]
+    if po_list.kind is InputKind.XLSX:
+        written.append(_atomic_write(out / RESULTS_XLSX, lambda stream: _write_xlsx(stream, header, rows)))
+    return written
+
+
+def write_run_summary(
+    out: Path,
+    *,
+    started_at: datetime,
+    finished_at: datetime | None,
+    totals: Mapping[str, int],
+    workers: Sequence[Mapping[str, Any]],
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write `run-summary.json` atomically.
+
+    Args:
+        out: The output root.
+        started_at: When the run started.
+        finished_at: When it ended (`None` while it is still running).
+        totals: `{STATUS: count}`, see `tally`.
+        workers: One dict per window, in the contract's shape (`worker_id`, `profile_type`, ...).
+        extra: More top-level keys (e.g. `input`, `exit_code`); they cannot replace the fixed ones.
+
+    Returns:
+        The file written.
+    """
+    summary: dict[str, Any] = dict(extra or {})
+    summary.update(
+        started_at=iso_utc(started_at),
+        finished_at=iso_utc(finished_at) or None,
+        totals=dict(totals),
+        workers=[dict(worker) for worker in workers],
+    )
+    payload = json.dumps(summary, indent=2, ensure_ascii=False, default=_json_default) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    return _atomic_write(out / RUN_SUMMARY, lambda stream: stream.write(payload.encode()))
+
+
+# --- rows ------------------------------------------------------------------------------------------------
+
+
+def _kept_input_columns(po_list: POList) -> list[int]:
+    ours = {name.casefold() for name in RESULT_COLUMNS}
+    return [
+        index
+        for index, name in enumerate(po_list.columns)
+        if index == po_list.po_column or name.strip().casefold() not in ours
+    ]
+
+
+def _result_cells(row: PORow, progress: Mapping[str, POProgress], base_url: str | None) -> list[Cell]:
+    if row.po is None:
+        message = _INVALID_MESSAGE if row.raw_po.strip() else f"no value in the {PO_COLUMN} column"
+        return [POStatus.INVALID_PO.value, "", "", "", "", "", "", "", "", message, ""]
+    state = progress.get(row.po.digits)
+    url = po_url(base_url, row.po) if base_url else ""
+    if state is None:
+        return [POStatus.PENDING.value, "", "", "", "", "", url, 0, "", "", ""]
+    return [
+        state.status.value,
+        _neutralise(state.supplier),
+        _count(state.attachments_found),
+        _count(state.attachments_downloaded),
+        _neutralise(";".join(state.attachment_names)),
+        _neutralise(state.download_folder),
+        _neutralise(state.coupa_url or url),
+        state.attempts,
+        _neutralise(state.worker),
+        _neutralise(state.error_message),
+        iso_utc(state.last_processed),
+    ]
+
+
+def _neutralise(text: str | None) -> str:
+    if not text:
+        return ""
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+
+
+def _count(value: int | None) -> Cell:
+    return "" if value is None else value
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    return str(value)  # enums, paths, timedeltas
+
+
+# --- files -----------------------------------------------------------------------------------------------
+
+
+class _TextSink:
+    """A text stream over a binary one, UTF-8 with BOM, that leaves the binary stream open."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._stream.write("\ufeff".encode())
+
+    def write(self, text: str) -> int:
+        self._stream.write(text.encode())
+        return len(text)
+
+    def close(self) -> None:
+        self._stream.flush()
+
+
+def _write_xlsx(stream: IO[bytes], header: list[str], rows: list[list[Cell]]) -> None:
+    workbook = openpyxl.Workbook(write_only=True)
+    # Named like the input sheet, so results.xlsx can be given back as input.
+    sheet = workbook.create_sheet(PREFERRED_SHEET)
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+
+    def cell(value: Cell, *, font: Font | None = None) -> WriteOnlyCell:
+        if isinstance(value, str):
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)  # XML 1.0 cannot hold most control characters
+        item = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, str):
+            item.data_type = "s"  # text stays text: "=..." from the input must not become a formula
+        if font is not None:
+            item.font = font
+        return item
+
+    sheet.append([cell(name, font=bold) for name in header])
+    for row in rows:
+        sheet.append([cell(value) for value in row])
+    workbook.save(stream)
+
+
+def _atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        try:
+            temp.replace(path)
+        except PermissionError:
+            # Windows refuses to replace a file another program (Excel) holds open: keep both.
+            path = path.with_name(f"{path.stem}-{iso_utc(utc_now()).replace(':', '')}{path.suffix}")
+            temp.replace(path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return path

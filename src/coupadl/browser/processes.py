@@ -1,0 +1,96 @@
+"""Browser and driver processes, tracked by PID and ended by PID (never by name).
+
+A PID alone can be reused by the OS after its process ends, so a tracked process also remembers its create
+time; a process with the same PID but another create time is someone else's and is left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import psutil
+
+__all__ = ["TrackedProcess", "alive", "end_trees", "tree_memory", "tree_processes"]
+
+
+@dataclass(frozen=True)
+class TrackedProcess:
+    """A process we started (or our driver started), identified by PID and create time."""
+
+    pid: int
+    create_time: float
+    role: str = ""  # "driver", "browser", "worker": for logs and reports
+
+    @classmethod
+    def of(cls, pid: int | None, role: str = "") -> TrackedProcess | None:
+        """Track `pid` as it is now; None if there is no such process."""
+        if not pid:
+            return None
+        try:
+            return cls(pid, psutil.Process(pid).create_time(), role)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return None
+
+    def process(self) -> psutil.Process | None:
+        """The live process, or None if it ended (or the PID now belongs to another process)."""
+        try:
+            proc = psutil.Process(self.pid)
+            if abs(proc.create_time() - self.create_time) > 0.01 or proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return proc
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return None
+
+
+def alive(tracked: Iterable[TrackedProcess | None]) -> list[TrackedProcess]:
+    """The tracked processes still running."""
+    return [t for t in tracked if t is not None and t.process() is not None]
+
+
+def tree_processes(tracked: Iterable[TrackedProcess | None]) -> list[psutil.Process]:
+    """Each live tracked process and all its descendants, without duplicates."""
+    seen: dict[int, psutil.Process] = {}
+    for item in tracked:
+        proc = item.process() if item is not None else None
+        if proc is None:
+            continue
+        seen.setdefault(proc.pid, proc)
+        with contextlib.suppress(psutil.Error):
+            for child in proc.children(recursive=True):
+                seen.setdefault(child.pid, child)
+    return list(seen.values())
+
+
+def end_trees(tracked: Iterable[TrackedProcess | None], timeout: float = 5.0) -> list[int]:
+    """Terminate the tracked processes and their descendants, then kill what is left after `timeout`.
+
+    Returns the PIDs that were still running and had to be ended.
+    """
+    procs = tree_processes(tracked)
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _gone, survivors = psutil.wait_procs(procs, timeout=timeout)
+    for proc in survivors:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(survivors, timeout=2.0)
+    return [p.pid for p in procs]
+
+
+def tree_memory(tracked: Iterable[TrackedProcess | None]) -> int:
+    """Memory of the whole trees in bytes: USS where the OS gives it (PSS-like, not double-counting shared
+    pages as RSS does; see facts), else RSS."""
+    total = 0
+    for proc in tree_processes(tracked):
+        try:
+            info = proc.memory_full_info()
+            total += int(getattr(info, "uss", 0) or info.rss)
+        except psutil.AccessDenied:
+            with contextlib.suppress(psutil.Error):
+                total += int(proc.memory_info().rss)
+        except psutil.Error:
+            continue
+    return total

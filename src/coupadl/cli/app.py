@@ -1,0 +1,190 @@
+"""The `coupadl` command: validates, wires and exits with a meaningful code (see `ExitCode`).
+
+Options follow `shared/contract.md`: flag > `COUPADL_*` environment > `--config` TOML file > default.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from coupadl import __version__
+from coupadl.batch import read_po_list
+from coupadl.cli.display import format_window_table, make_console
+from coupadl.cli.exit_codes import ExitCode
+from coupadl.errors import CoupadlError, SetupError
+from coupadl.settings import MAX_WORKERS, MIN_WORKERS, BrowserKind, ProfilePolicy, Settings, load_settings
+
+__all__ = ["cli", "main"]
+
+
+def _shared_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options `run` and `check` share (contract table)."""
+    options = [
+        click.option("--base-url", help="Coupa host, e.g. https://acme.coupahost.com [env COUPADL_BASE_URL]"),
+        click.option("--out", type=click.Path(path_type=Path), help="output root [./coupadl-output]"),
+        click.option("--workers", type=int, help=f"parallel windows, {MIN_WORKERS}..{MAX_WORKERS} [3]"),
+        click.option("--profile", help="base user-data-dir; 'edge-default' = the OS default Edge dir "
+                                       "[coupadl's own profile, made by `coupadl login`]"),
+        click.option("--profile-name", help="profile folder inside the user-data-dir [Default]"),
+        click.option("--profile-policy", type=click.Choice([p.value for p in ProfilePolicy]),
+                     help="base-first: window A on the base; all-clones: every window on a clone [base-first]"),
+        click.option("--browser", type=click.Choice([b.value for b in BrowserKind]), help="[edge]"),
+        click.option("--browser-binary", type=click.Path(path_type=Path), help="browser executable"),
+        click.option("--driver", type=click.Path(path_type=Path), help="msedgedriver/chromedriver executable"),
+        click.option("--headless/--visible", default=None, help="show the windows or not [headless]"),
+        click.option("--config", type=click.Path(path_type=Path), help="TOML file with the same keys"),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _settings(**flags: Any) -> Settings:
+    return load_settings(flags)
+
+
+def _fail(message: str, code: ExitCode = ExitCode.SETUP) -> None:
+    click.echo(f"coupadl: error: {message}", err=True)
+    sys.exit(int(code))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="coupadl")
+def cli() -> None:
+    """Download the attachments of Coupa purchase orders with several signed-in browser windows."""
+
+
+@cli.command()
+@click.argument("input_file", metavar="INPUT", type=click.Path(path_type=Path))
+@_shared_options
+@click.option("--fresh", is_flag=True, default=None, help="ignore saved progress in --out and start over")
+@click.option("--quiet", is_flag=True, help="print only the final tables (for scripts)")
+def run(input_file: Path, quiet: bool, **flags: Any) -> None:
+    """Download the attachments of every PO listed in INPUT (CSV or XLSX)."""
+    from coupadl.cli.runner import BatchRun
+
+    console = make_console(quiet)
+    try:
+        settings = _settings(**flags)
+        settings.require_base_url()
+        po_list = read_po_list(input_file)
+        code = BatchRun(settings, po_list, console).execute()
+    except SetupError as exc:
+        _fail(str(exc))
+        return
+    sys.exit(int(code))
+
+
+@cli.command()
+@_shared_options
+def check(**flags: Any) -> None:
+    """Start the windows exactly as `run` would, verify each, print the report, clean up.
+
+    Exits 0 only if every window verified.
+    """
+    from coupadl.batch.progress import state_dir
+    from coupadl.cli.runner import stop_on_signals
+    from coupadl.cli.wiring import build_launch, build_pool, build_profiles, build_verification
+
+    console = make_console()
+    try:
+        settings = _settings(**flags)
+        launch = build_launch(settings)
+        verification = build_verification(settings)
+        profiles = build_profiles(settings, verification)
+    except SetupError as exc:
+        _fail(str(exc))
+        return
+    out = settings.out.expanduser().resolve()
+    from coupadl.log import configure_logging
+
+    configure_logging(state_dir(out) / "logs" / "check.jsonl", worker="main")
+    try:
+        pool = build_pool(settings, launch, verification, profiles, out, None, options={})
+        with stop_on_signals(pool.request_stop):
+            try:
+                reports = pool.start()
+            finally:
+                pool.close()
+    finally:
+        profiles.shutdown()
+    console.print(format_window_table(reports))
+    verified = [r for r in reports.values() if r.get("verification", {}).get("status") == "success"]
+    console.print(f"{len(verified)} of {len(reports)} windows verified")
+    sys.exit(int(ExitCode.OK if len(verified) == len(reports) else ExitCode.NO_WINDOW))
+
+
+@cli.command()
+@click.option("--profile", help="user-data-dir to sign in [coupadl's own profile]")
+@click.option("--profile-name", help="profile folder inside the user-data-dir [Default]")
+@click.option("--base-url", help="Coupa host to open")
+@click.option("--browser", type=click.Choice([b.value for b in BrowserKind]))
+@click.option("--browser-binary", type=click.Path(path_type=Path))
+@click.option("--driver", type=click.Path(path_type=Path))
+@click.option("--config", type=click.Path(path_type=Path))
+@click.option("--timeout", type=float, default=900.0, show_default=True, help="seconds to wait for sign-in")
+def login(timeout: float, **flags: Any) -> None:
+    """Open a visible window on the base profile so you can sign in (SSO), then save the sign-in."""
+    from coupadl.cli.login import sign_in_interactively
+
+    try:
+        settings = _settings(**flags, headless=False)
+        outcome = sign_in_interactively(settings, timeout=timeout)
+    except SetupError as exc:
+        _fail(str(exc))
+        return
+    click.echo(outcome.message)
+    sys.exit(int(ExitCode.OK if outcome.signed_in else ExitCode.NO_WINDOW))
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("coupadl-demo"), show_default=True,
+              help="folder for the demo's profile, PO list and output")
+@click.option("--workers", type=int, default=3, show_default=True)
+@click.option("--visible", is_flag=True, help="show the windows")
+def demo(out: Path, workers: int, visible: bool) -> None:
+    """The whole job end to end against the bundled Coupa-like site, with a freshly signed-in profile."""
+    from coupadl.cli.demo import run_demo
+
+    try:
+        code = run_demo(out, workers=workers, headless=not visible, console=make_console())
+    except SetupError as exc:
+        _fail(str(exc))
+        return
+    sys.exit(int(code))
+
+
+@cli.command()
+def clean() -> None:
+    """Remove clone folders left behind by runs that died."""
+    from coupadl.profiles import default_temp_root
+    from coupadl.profiles.sweep import sweep_orphans
+
+    root = default_temp_root()
+    report = sweep_orphans(root)
+    for path in report.removed:
+        click.echo(f"removed {path}")
+    for path, why in report.skipped:
+        click.echo(f"left {path}: {why}")
+    click.echo(f"{len(report.removed)} folder(s) removed, {len(report.kept)} in use, under {root}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(int(ExitCode.SETUP))
+    except CoupadlError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        sys.exit(int(ExitCode.INTERRUPTED))
+

@@ -1,0 +1,99 @@
+"""Turn validated `Settings` into the objects a run is made of: launch config, verification, profiles, pool.
+
+Everything that can refuse to start (no browser, bad base profile) is done here, before any window starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from coupadl.batch.progress import state_dir
+from coupadl.browser.discovery import find_executables
+from coupadl.browser.launcher import LaunchConfig
+from coupadl.pool import PersistentWorkerPool, PoolConfig, PoolEvent, default_worker_specs
+from coupadl.profiles import ProfileManager, VerificationConfig
+from coupadl.profiles.models import VerificationMethod
+from coupadl.settings import ProfilePolicy, Settings
+
+__all__ = ["COUPA_HANDLER", "build_launch", "build_pool", "build_profiles", "build_verification", "handler_options"]
+
+COUPA_HANDLER = "coupadl.coupa.job:process_po"
+
+
+def build_launch(settings: Settings) -> LaunchConfig:
+    """Find the browser and driver (or raise `BrowserNotFoundError`) and say how windows start."""
+    executables = find_executables(settings.browser, settings.browser_binary, settings.driver)
+    return LaunchConfig(executables, headless=settings.headless, page_load_timeout=settings.page_load_timeout)
+
+
+def build_verification(settings: Settings) -> VerificationConfig:
+    """All three verification methods, on the configured authenticated page."""
+    return VerificationConfig(
+        enabled_methods=(VerificationMethod.CAPABILITY_CHECK, VerificationMethod.AUTH_CHECK,
+                         VerificationMethod.FILE_VERIFICATION),
+        auth_check_url=settings.auth_check_url,
+        auth_check_timeout=settings.auth_check_timeout,
+    )
+
+
+def build_profiles(settings: Settings, verification: VerificationConfig) -> ProfileManager:
+    """Check the base and snapshot it (ACTIVE manager). Raises `ProfileError` when the base is unusable."""
+    manager = ProfileManager.from_settings(settings, verification_config=verification)
+    manager.start()
+    return manager
+
+
+def handler_options(settings: Settings, out: Path) -> dict[str, Any]:
+    """What the Coupa job needs in each worker (plain values, picklable)."""
+    return {
+        "base_url": settings.require_base_url(),
+        "out_dir": str(out),
+        "page_load_timeout": settings.page_load_timeout,
+        "download_timeout": settings.download_timeout,
+        "download_start_timeout": settings.download_start_timeout,
+        "max_download_attempts": settings.max_task_attempts,
+        "requisition_fallback": settings.requisition_fallback,
+    }
+
+
+def build_pool(
+    settings: Settings,
+    launch: LaunchConfig,
+    verification: VerificationConfig,
+    profiles: ProfileManager,
+    out: Path,
+    on_event: Callable[[PoolEvent], None] | None,
+    *,
+    handler: str = COUPA_HANDLER,
+    options: dict[str, Any] | None = None,
+) -> PersistentWorkerPool:
+    """A pool of `settings.workers` windows: A on the base under base-first, the rest on clones."""
+    state = state_dir(out)
+    config = PoolConfig(
+        worker_count=settings.workers,
+        launch=launch,
+        verification=verification,
+        handler=handler,
+        state_dir=state,
+        handler_options=options if options is not None else handler_options(settings, out),
+        task_timeout=settings.task_timeout,
+        max_task_attempts=settings.max_task_attempts,
+        max_restarts=settings.max_restarts,
+        memory_threshold=settings.memory_threshold,
+        shutdown_timeout=settings.shutdown_timeout,
+    )
+    specs = default_worker_specs(
+        worker_count=settings.workers,
+        base_profile=profiles.base_profile_path,
+        profile_name=settings.profile_name,
+        base_first=settings.profile_policy is ProfilePolicy.BASE_FIRST,
+        launch=launch,
+        verification=verification,
+        handler=handler,
+        handler_options=config.handler_options,
+        state_dir=state,
+        profile_setup=profiles.worker_setup(),
+    )
+    return PersistentWorkerPool(config, specs, on_event)

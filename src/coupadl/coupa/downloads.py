@@ -1,0 +1,550 @@
+"""Download a page's attachments through the browser, one at a time, into the PO's folder.
+
+Each download is started inside the page, so the browser's own session (cookies, SSO) applies: the page's
+button is clicked for script-driven attachments, and for plain URLs a temporary `<a download href=...>` is
+clicked, so that an error response becomes a failed download instead of navigating the PO page away.
+
+The browser saves every download into the worker's private staging folder (`tab.download_dir`) under the
+name the server sends. With `Browser.setDownloadBehavior allow` a second file of the same name would
+overwrite the first, so downloads run strictly one after the other: wait until the new file is complete (no
+`.crdownload` left, size stable), move it into the PO folder with `place_file` (never overwriting), hash it,
+and leave the staging folder empty before the next one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from coupadl.browser.signin import signin_redirect
+from coupadl.coupa.filenames import place_file, safe_filename, split_extension
+from coupadl.coupa.page import Attachment, POPage, Trigger
+from coupadl.errors import SessionExpiredError
+from coupadl.log import get_logger
+
+__all__ = [
+    "FETCH_JS",
+    "SAVE_BLOB_JS",
+    "TRIGGER_JS",
+    "AttachmentDownloader",
+    "DownloadReport",
+    "DownloadSettings",
+    "FailedDownload",
+    "SavedFile",
+    "disposition_filename",
+    "file_digest",
+]
+
+PARTIAL_SUFFIXES = (".crdownload", ".part", ".partial", ".download", ".tmp")
+"""Names of files a browser is still writing (Chromium and Edge use `.crdownload`)."""
+
+TRIGGER_JS = r"""
+const [marker, mode, ref, url] = arguments;
+if (window.__coupadlMarker !== marker) return 'stale';
+if (mode === 'click') {
+  const el = document.querySelector('[data-coupadl-ref="' + ref + '"]');
+  if (!el) return 'missing';
+  el.click();
+  return 'ok';
+}
+const a = document.createElement('a');
+a.href = url;
+a.rel = 'noopener';
+if (a.origin === location.origin) { a.setAttribute('download', ''); } else { a.target = '_blank'; }
+a.style.display = 'none';
+document.body.appendChild(a);
+a.click();
+a.remove();
+return 'ok';
+"""
+"""Arguments: page marker, `click` or `link`, element ref, URL. Returns `ok`, `stale` (the tab left the probed
+page) or `missing` (the element is gone). A cross-origin link opens in a new tab: the `download` attribute
+does not apply there, and the PO page must stay where it is."""
+
+FETCH_JS = r"""
+const [marker, url, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
+if (window.__coupadlMarker !== marker) { done({state: 'stale'}); return; }
+fetch(url, {credentials: 'include', redirect: 'follow'}).then(async (r) => {
+  if (!r.ok) { done({state: 'http', status: r.status, url: r.url}); return; }
+  const blob = await r.blob();
+  if (window.__coupadlBlob) URL.revokeObjectURL(window.__coupadlBlob);
+  window.__coupadlBlob = URL.createObjectURL(blob);
+  done({state: 'ok', status: r.status, url: r.url, size: blob.size,
+        disposition: r.headers.get('content-disposition') || ''});
+}).catch((e) => done({state: 'error', message: String(e)}));
+"""
+"""Arguments: page marker, URL. Fetches the file with the page's cookies into a blob kept in the page; returns
+its status, final URL and `Content-Disposition`. Used after a try in which no download started: the status
+says at once whether the server failed, and the blob can be saved under a name the browser accepts."""
+
+SAVE_BLOB_JS = r"""
+const a = document.createElement('a');
+a.href = window.__coupadlBlob;
+a.download = arguments[0];
+a.style.display = 'none';
+document.body.appendChild(a);
+a.click();
+a.remove();
+"""
+"""Argument: the file name. Saves the blob `FETCH_JS` kept; blob URLs take the `download` name as given."""
+
+_REVOKE_BLOB_JS = (
+    "if (window.__coupadlBlob) { URL.revokeObjectURL(window.__coupadlBlob); window.__coupadlBlob = null; }"
+)
+
+_PAGE_CHECK_JS = "return [window.__coupadlMarker === arguments[0], location.href];"
+
+# Chromium writes `<name>.crdownload` first, so a name longer than 255 - 11 bytes fails on Linux.
+_BLOB_NAME_BYTES = 200
+_DISPOSITION_STAR = re.compile(r"filename\*\s*=\s*([\w!#$&+.^`|~-]+)'[^']*'([^;]+)", re.IGNORECASE)
+_DISPOSITION_PLAIN = re.compile(r'filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))', re.IGNORECASE)
+
+_HTML_SNIFF_BYTES = 65_536
+_SIGNIN_MARKERS = (b'type="password"', b"type='password'", b"type=password", b"user_password")
+
+
+@dataclass(frozen=True)
+class DownloadSettings:
+    """Timeouts (seconds) and retry policy for attachment downloads.
+
+    Attributes:
+        download_timeout: Longest time one try of one file may take, from trigger to completed file.
+        start_timeout: A try fails when neither a file nor a `.crdownload` appeared within this time.
+        stall_timeout: A try fails when the `.crdownload` did not grow for this long.
+        max_attempts: Tries per file (the first included).
+        poll_interval: How often the staging folder is looked at.
+        page_check_interval: While nothing has appeared, how often the tab is asked whether it left the page.
+        backoff_initial: Wait before the second try; doubles for each further try.
+        backoff_max: Longest wait between tries.
+    """
+
+    download_timeout: float = 120.0
+    start_timeout: float = 15.0
+    stall_timeout: float = 30.0
+    max_attempts: int = 3
+    poll_interval: float = 0.025
+    page_check_interval: float = 1.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        for name in (
+            "download_timeout",
+            "start_timeout",
+            "stall_timeout",
+            "poll_interval",
+            "page_check_interval",
+        ):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.backoff_initial < 0 or self.backoff_max < 0:
+            raise ValueError("backoff times must not be negative")
+
+
+@dataclass(frozen=True)
+class SavedFile:
+    """A file now in the PO folder.
+
+    Attributes:
+        key: The attachment's key (absolute file URL).
+        name: The file's name in the PO folder.
+        path: Its absolute path.
+        size: Length in bytes.
+        sha256: Hex SHA-256 of its content.
+    """
+
+    key: str
+    name: str
+    path: Path
+    size: int
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plain form a task result carries: key, name, size, sha256."""
+        return {"key": self.key, "name": self.name, "size": self.size, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class FailedDownload:
+    """An attachment that could not be saved after every try.
+
+    Attributes:
+        attachment: The attachment.
+        reason: Why the last try failed.
+    """
+
+    attachment: Attachment
+    reason: str
+
+
+@dataclass
+class DownloadReport:
+    """What happened to a page's attachments.
+
+    Attributes:
+        saved: Files saved now.
+        skipped: Attachments saved by an earlier attempt or run: (key, saved name).
+        failed: Attachments that could not be saved.
+        names: Saved names (now or earlier) in page order.
+    """
+
+    saved: list[SavedFile] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[FailedDownload] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+    @property
+    def downloaded(self) -> int:
+        """Attachments that are in the PO folder, whether saved now or earlier."""
+        return len(self.saved) + len(self.skipped)
+
+    def extend(self, other: DownloadReport) -> None:
+        """Add another page's report to this one."""
+        self.saved.extend(other.saved)
+        self.skipped.extend(other.skipped)
+        self.failed.extend(other.failed)
+        self.names.extend(other.names)
+
+
+class _TryFailed(Exception):
+    """One try of one download failed in a way another try may fix."""
+
+    def __init__(self, reason: str, *, page_gone: bool = False, no_start: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.page_gone = page_gone
+        self.no_start = no_start
+
+
+def file_digest(path: Path) -> tuple[int, str]:
+    """Size and hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as fh:
+        while block := fh.read(1024 * 1024):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
+
+
+def disposition_filename(header: str) -> str:
+    """The file name in a `Content-Disposition` header (`filename*=` preferred), or an empty string."""
+    star = _DISPOSITION_STAR.search(header)
+    if star:
+        try:
+            return unquote(star.group(2).strip().strip('"'), encoding=star.group(1), errors="strict")
+        except (LookupError, UnicodeDecodeError):
+            pass
+    plain = _DISPOSITION_PLAIN.search(header)
+    if plain:
+        quoted, token = plain.group(1), plain.group(2)
+        return re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else token
+    return ""
+
+
+def _is_partial(name: str) -> bool:
+    return name.lower().endswith(PARTIAL_SUFFIXES)
+
+
+def _looks_like_signin_page(path: Path, expected_name: str) -> bool:
+    """A sign-in page saved as a download: what a file route returns once the session has expired."""
+    if expected_name.lower().endswith((".htm", ".html", ".xhtml")):
+        return False
+    with path.open("rb") as fh:
+        head = fh.read(_HTML_SNIFF_BYTES)
+    start = head.lstrip()[:15].lower()
+    if not (start.startswith((b"<!doctype html", b"<html"))):
+        return False
+    lowered = head.lower()
+    return any(marker in lowered for marker in _SIGNIN_MARKERS)
+
+
+class AttachmentDownloader:
+    """Downloads attachments shown in one tab into one PO folder.
+
+    Args:
+        tab: The task's `coupadl.browser.session.Tab`; its `download_dir` is the staging folder.
+        folder: The PO folder (created on the first save).
+        settings: Timeouts and retries.
+        reload: Opens the page again after the tab navigated away and returns the freshly probed page; it
+            raises `SessionExpiredError` when the site now asks for sign-in.
+    """
+
+    def __init__(
+        self,
+        tab: Any,
+        folder: Path,
+        settings: DownloadSettings,
+        *,
+        reload: Callable[[POPage], POPage],
+    ) -> None:
+        self._tab = tab
+        self._folder = folder
+        self._settings = settings
+        self._reload = reload
+        self._log = get_logger()
+        self._preexisting: set[str] | None = None
+        self._adopted: set[str] = set()
+
+    @property
+    def staging(self) -> Path:
+        """The browser's download folder."""
+        return Path(self._tab.download_dir)
+
+    def download_page(self, page: POPage, already_saved: Mapping[str, str]) -> DownloadReport:
+        """Save every attachment of `page` not in `already_saved`, one at a time.
+
+        Args:
+            page: The probed page the tab shows now.
+            already_saved: Attachment key → file name saved by an earlier attempt or run; these are skipped
+                and counted as downloaded.
+
+        Returns:
+            What was saved, skipped and failed.
+
+        Raises:
+            SessionExpiredError: The site asked for sign-in while downloading.
+            BrowserCrashedError: The browser died.
+            RetryableTaskError: The page could not be opened again after it was navigated away.
+        """
+        report = DownloadReport()
+        current = page
+        for attachment in page.attachments:
+            previous = already_saved.get(attachment.key)
+            if previous:
+                report.skipped.append((attachment.key, previous))
+                report.names.append(previous)
+                continue
+            try:
+                saved, current = self._download_with_retries(attachment, current)
+            except _TryFailed as exc:
+                self._log.warning(
+                    "attachment.failed",
+                    attachment=attachment.name_hint,
+                    url=attachment.key,
+                    reason=exc.reason,
+                )
+                report.failed.append(FailedDownload(attachment, exc.reason))
+                if exc.page_gone:
+                    current = self._reload(current)
+                continue
+            finally:
+                self._clear_staging()
+            report.saved.append(saved)
+            report.names.append(saved.name)
+        return report
+
+    # --- one file ------------------------------------------------------------------------------------------
+
+    def _download_with_retries(self, attachment: Attachment, page: POPage) -> tuple[SavedFile, POPage]:
+        settings = self._settings
+        state: dict[str, Any] = {"page": page, "fetch": False}
+
+        def before_sleep(retry_state: RetryCallState) -> None:
+            outcome = retry_state.outcome
+            exc = outcome.exception() if outcome is not None else None
+            self._log.info(
+                "attachment.retry",
+                attachment=attachment.name_hint,
+                attempt=retry_state.attempt_number,
+                reason=str(exc),
+            )
+            self._clear_staging()
+            if isinstance(exc, _TryFailed):
+                state["fetch"] = state["fetch"] or exc.no_start
+                if exc.page_gone:
+                    state["page"] = self._reload(state["page"])
+
+        retrying = Retrying(
+            stop=stop_after_attempt(settings.max_attempts),
+            wait=wait_exponential(multiplier=settings.backoff_initial, max=settings.backoff_max),
+            retry=retry_if_exception_type(_TryFailed),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                current = state["page"]
+                target = current.attachment(attachment.key) or attachment
+                try_once = self._try_fetched if state["fetch"] else self._try_once
+                saved = try_once(target, current)
+        return saved, state["page"]
+
+    def _try_once(self, attachment: Attachment, page: POPage) -> SavedFile:
+        self._clear_staging()
+        mode = "click" if attachment.trigger is Trigger.CLICK else "link"
+        answer = self._tab.run_js(TRIGGER_JS, page.marker, mode, attachment.ref, attachment.url)
+        if answer == "stale":
+            raise _TryFailed("the tab had left the page", page_gone=True)
+        if answer == "missing":
+            raise _TryFailed("the attachment's button is gone from the page", page_gone=True)
+        staged = self._wait_for_file(page)
+        return self._finish(attachment, staged, staged.name)
+
+    def _try_fetched(self, attachment: Attachment, page: POPage) -> SavedFile:
+        """Fetch the file in the page, then save the blob: tells a server error at once, and saves files
+        whose server name is too long for the browser's own download."""
+        self._clear_staging()
+        answer = self._tab.run_async_js(
+            FETCH_JS, page.marker, attachment.url, timeout=self._settings.download_timeout
+        )
+        if not isinstance(answer, dict) or answer.get("state") == "stale":
+            raise _TryFailed("the tab had left the page", page_gone=True)
+        landed = str(answer.get("url") or "")
+        where = signin_redirect(attachment.url, landed) if landed else None
+        same_host = urlparse(landed).hostname == urlparse(page.url).hostname
+        if where and (same_host or where.startswith("identity provider")):
+            raise SessionExpiredError(f"the file route sent the browser to {where}", redirected_to=landed)
+        if answer.get("state") == "http":
+            raise _TryFailed(f"the server answered HTTP {answer.get('status')}", no_start=True)
+        if answer.get("state") != "ok":
+            raise _TryFailed(f"fetching the file failed: {answer.get('message', answer)}", no_start=True)
+        name = disposition_filename(str(answer.get("disposition") or ""))
+        name = name or unquote(urlparse(landed or attachment.url).path.rstrip("/").rsplit("/", 1)[-1])
+        try:
+            self._tab.run_js(SAVE_BLOB_JS, safe_filename(name, max_bytes=_BLOB_NAME_BYTES))
+            staged = self._wait_for_file(page)
+        finally:
+            self._tab.run_js(_REVOKE_BLOB_JS)
+        return self._finish(attachment, staged, name)
+
+    def _finish(self, attachment: Attachment, staged: Path, server_name: str) -> SavedFile:
+        if _looks_like_signin_page(staged, attachment.name_hint):
+            staged.unlink(missing_ok=True)
+            raise SessionExpiredError(
+                f"the file route of {attachment.name_hint or attachment.key} answered with a sign-in page",
+                redirected_to=attachment.url,
+            )
+        return self._place(attachment, staged, server_name)
+
+    def _wait_for_file(self, page: POPage) -> Path:
+        """Wait for one completed file in the staging folder; raise `_TryFailed` when the try is hopeless."""
+        s = self._settings
+        start = time.monotonic()
+        deadline = start + s.download_timeout
+        next_page_check = start + s.page_check_interval
+        last_partial_size = -1
+        last_growth = start
+        candidate: tuple[str, int] | None = None
+        while True:
+            now = time.monotonic()
+            done, partial_size, any_partial = self._scan()
+            if done and not any_partial:
+                path, size = done[0]
+                if candidate == (path.name, size):
+                    return path
+                candidate = (path.name, size)  # once more, to be sure the size is stable
+            else:
+                candidate = None
+            if any_partial:
+                if partial_size != last_partial_size:
+                    last_partial_size, last_growth = partial_size, now
+                elif now - last_growth > s.stall_timeout:
+                    raise _TryFailed(f"the download stopped growing for {s.stall_timeout:g} s")
+            elif not done:
+                too_late = now - start > s.start_timeout
+                if now >= next_page_check or too_late:
+                    next_page_check = now + s.page_check_interval
+                    self._check_page(page)
+                if too_late:
+                    raise _TryFailed(f"no download started within {s.start_timeout:g} s", no_start=True)
+            if now > deadline:
+                raise _TryFailed(f"the download did not finish within {s.download_timeout:g} s")
+            time.sleep(s.poll_interval)
+
+    def _scan(self) -> tuple[list[tuple[Path, int]], int, bool]:
+        """Completed files (oldest first) with sizes, total size of partial files, whether any is partial."""
+        done: list[tuple[float, Path, int]] = []
+        partial_size = 0
+        any_partial = False
+        try:
+            entries = list(os.scandir(self.staging))
+        except FileNotFoundError:
+            return [], 0, False
+        for entry in entries:
+            try:
+                info = entry.stat()
+            except FileNotFoundError:  # renamed by the browser between listing and stat
+                any_partial = True
+                continue
+            if _is_partial(entry.name):
+                any_partial = True
+                partial_size += info.st_size
+            elif entry.is_file() and not entry.name.startswith("."):
+                done.append((info.st_mtime, Path(entry.path), info.st_size))
+            elif entry.name.startswith("."):
+                any_partial = True  # the browser's hidden temporary file
+        done.sort(key=lambda item: item[0])
+        return [(path, size) for _, path, size in done], partial_size, any_partial
+
+    def _check_page(self, page: POPage) -> None:
+        """Raise when the tab left the probed page (sign-in → `SessionExpiredError`)."""
+        answer = self._tab.run_js(_PAGE_CHECK_JS, page.marker)
+        still_there, href = answer if isinstance(answer, list) and len(answer) == 2 else (False, "")
+        if still_there:
+            return
+        where = signin_redirect(page.url, str(href))
+        if where:
+            raise SessionExpiredError(f"sent to {where} while downloading", redirected_to=str(href))
+        raise _TryFailed(f"the tab navigated away to {href}", page_gone=True)
+
+    # --- into the PO folder ------------------------------------------------------------------------------
+
+    def _place(self, attachment: Attachment, staged: Path, server_name: str) -> SavedFile:
+        size, sha256 = file_digest(staged)
+        existing = self._identical_earlier_file(server_name, sha256)
+        if existing is not None:
+            # Saved by an attempt whose result never reached the progress store (e.g. the session expired
+            # half-way): keep that file instead of a second copy.
+            staged.unlink(missing_ok=True)
+            self._adopted.add(existing.name)
+            self._log.info("attachment.already_on_disk", file=existing.name, url=attachment.key)
+            return SavedFile(attachment.key, existing.name, existing, size, sha256)
+        final = place_file(staged, self._folder, server_name)
+        self._log.info("attachment.saved", file=final.name, size=size, url=attachment.key)
+        return SavedFile(attachment.key, final.name, final, size, sha256)
+
+    def _identical_earlier_file(self, name: str, sha256: str) -> Path | None:
+        """A file of the same name (or its `name (n).ext` copy) that was in the folder before this task."""
+        if self._preexisting is None:
+            try:
+                self._preexisting = {p.name for p in self._folder.iterdir() if p.is_file()}
+            except FileNotFoundError:
+                self._preexisting = set()
+        if not self._preexisting:
+            return None
+        stem, ext = split_extension(safe_filename(name))
+        for other in sorted(self._preexisting - self._adopted):
+            other_stem, other_ext = split_extension(other)
+            same_name = other_ext == ext and (
+                other_stem == stem or (other_stem.startswith(f"{stem} (") and other_stem.endswith(")"))
+            )
+            if same_name and file_digest(self._folder / other)[1] == sha256:
+                return self._folder / other
+        return None
+
+    def _clear_staging(self) -> None:
+        """Delete whatever a try left in the staging folder (it must be empty between attachments)."""
+        try:
+            entries = list(os.scandir(self.staging))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    continue
+                Path(entry.path).unlink()
+            except OSError as exc:  # e.g. still held open by the browser on Windows
+                self._log.warning("staging.leftover", file=entry.name, error=str(exc))
+

@@ -1,0 +1,243 @@
+"""The task handler the worker pool calls for one PO: open it, judge it, download its attachments.
+
+The pool is generic, so the handler speaks plain types only (`process_po(tab, payload, options) -> dict`).
+What the caller should do about a problem is said by the exception raised:
+
+- `SessionExpiredError`: the site asked for sign-in; the PO goes back to the queue (never "not found").
+- `BrowserCrashedError`: propagated untouched; the pool restarts the window.
+- `RetryableTaskError`: a slow or broken page, or attachments that all failed to download; retry the PO.
+- `PermanentTaskError`: no retry can help.
+
+Everything else ends in a result dict with a `POStatus` value.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from coupadl.browser.signin import signin_redirect
+from coupadl.coupa.downloads import AttachmentDownloader, DownloadReport, DownloadSettings
+from coupadl.coupa.filenames import po_folder
+from coupadl.coupa.page import PageKind, POPage, probe_page
+from coupadl.coupa.po import PONumber, POStatus, parse_po_number
+from coupadl.errors import PermanentTaskError, RetryableTaskError, SessionExpiredError
+from coupadl.log import get_logger
+
+__all__ = ["JobOptions", "open_page", "process_po"]
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """The options `process_po` understands, validated (seconds for durations).
+
+    Attributes:
+        base_url: The Coupa host.
+        out_dir: The output root; PO folders go below it.
+        page_load_timeout: Longest wait for a page to load.
+        download_timeout: Longest time one try of one file may take.
+        download_start_timeout: A try fails when no download appeared within this time.
+        max_download_attempts: Tries per file.
+        requisition_fallback: When the PO shows no attachment, take those of its linked requisitions.
+        download_stall_timeout: A try fails when the partial file stops growing for this long
+            (default: `download_start_timeout`).
+        retry_backoff: Wait before a file's second try (doubles, at most 10 x).
+    """
+
+    base_url: str
+    out_dir: Path
+    page_load_timeout: float = 60.0
+    download_timeout: float = 120.0
+    download_start_timeout: float = 15.0
+    max_download_attempts: int = 3
+    requisition_fallback: bool = True
+    download_stall_timeout: float | None = None
+    retry_backoff: float = 0.5
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any]) -> JobOptions:
+        """Build from the pool's plain options dict; unknown keys are ignored.
+
+        Raises:
+            PermanentTaskError: A required key is missing or a value is unusable.
+        """
+        try:
+            stall = options.get("download_stall_timeout")
+            return cls(
+                base_url=str(options["base_url"]),
+                out_dir=Path(options["out_dir"]),
+                page_load_timeout=float(options.get("page_load_timeout", 60.0)),
+                download_timeout=float(options.get("download_timeout", 120.0)),
+                download_start_timeout=float(options.get("download_start_timeout", 15.0)),
+                max_download_attempts=int(options.get("max_download_attempts", 3)),
+                requisition_fallback=bool(options.get("requisition_fallback", True)),
+                download_stall_timeout=float(stall) if stall is not None else None,
+                retry_backoff=float(options.get("retry_backoff", 0.5)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PermanentTaskError(f"bad task options: {exc!r}") from exc
+
+    def download_settings(self) -> DownloadSettings:
+        """The download part of these options."""
+        return DownloadSettings(
+            download_timeout=self.download_timeout,
+            start_timeout=self.download_start_timeout,
+            stall_timeout=self.download_stall_timeout or self.download_start_timeout,
+            max_attempts=self.max_download_attempts,
+            backoff_initial=self.retry_backoff,
+            backoff_max=self.retry_backoff * 10,
+        )
+
+
+def open_page(tab: Any, url: str, *, timeout: float, po_digits: str) -> POPage:
+    """Open `url` in `tab` and probe it (two browser commands plus one script).
+
+    Args:
+        tab: The task's `coupadl.browser.session.Tab`.
+        url: The PO or requisition page.
+        timeout: Page-load timeout in seconds.
+        po_digits: The PO being processed.
+
+    Returns:
+        The probed page: content or Coupa's not-found page.
+
+    Raises:
+        SessionExpiredError: The browser was sent to sign-in or SSO, or the page shows a password form.
+        RetryableTaskError: The page did not load, is empty, or is a server error page.
+    """
+    final = tab.get(url, timeout)
+    marker = secrets.token_hex(8)
+    page = probe_page(tab, po_digits=po_digits, marker=marker)
+    landed = page.url or final
+    where = signin_redirect(url, landed, has_password_form=page.has_password_form)
+    if where:
+        raise SessionExpiredError(f"opening {url} led to {where}", redirected_to=landed)
+    if landed.startswith(("chrome-error:", "edge-error:")):
+        raise RetryableTaskError(f"{url} did not load (the browser shows its error page)")
+    if page.kind in (PageKind.SERVER_ERROR, PageKind.UNRECOGNISED):
+        raise RetryableTaskError(f"{url}: {page.error_text or page.kind.value}")
+    return page
+
+
+def _po_number(payload: Mapping[str, Any]) -> PONumber:
+    display = str(payload.get("po") or "")
+    digits = str(payload.get("digits") or "")
+    parsed = parse_po_number(display)
+    if parsed is not None and (not digits or parsed.digits == digits):
+        return PONumber(raw=display, digits=parsed.digits, display=parsed.display)
+    if digits.isdigit():
+        return PONumber(raw=display, digits=digits, display=display or digits)
+    raise PermanentTaskError(f"the task names no PO number: po={display!r} digits={digits!r}")
+
+
+def process_po(tab: Any, payload: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """Download every attachment of one PO into `out_dir/<supplier>/<PO>`.
+
+    Args:
+        tab: A fresh `coupadl.browser.session.Tab` of the worker's window.
+        payload: `{"po": "PO15262984", "digits": "15262984", "url": ".../order_headers/15262984",
+            "saved": {attachment key: saved file name}, "attempt": 1}`; `saved` lists what earlier attempts
+            or runs saved, which is not downloaded again.
+        options: `{"base_url", "out_dir", "page_load_timeout", "download_timeout", "download_start_timeout",
+            "max_download_attempts", "requisition_fallback"}` (see `JobOptions`).
+
+    Returns:
+        `{"status", "supplier", "attachments_found", "attachments_downloaded", "attachment_names",
+        "download_folder", "coupa_url", "error", "files"}`; `status` is a `POStatus` value, `files` lists
+        the files saved by this call as `{"key", "name", "size", "sha256"}`.
+
+    Raises:
+        SessionExpiredError: The site asked for sign-in.
+        BrowserCrashedError: The browser died.
+        RetryableTaskError: The page failed to load, or no attachment could be saved although some exist.
+        PermanentTaskError: The payload or options are unusable.
+    """
+    log = get_logger()
+    started = time.monotonic()
+    opts = JobOptions.from_mapping(options)
+    po = _po_number(payload)
+    url = str(payload.get("url") or f"{opts.base_url.rstrip('/')}/order_headers/{po.digits}")
+    saved_before = {str(k): str(v) for k, v in (payload.get("saved") or {}).items() if v}
+    result: dict[str, Any] = {
+        "status": POStatus.FAILED.value,
+        "supplier": "",
+        "attachments_found": 0,
+        "attachments_downloaded": 0,
+        "attachment_names": [],
+        "download_folder": "",
+        "coupa_url": url,
+        "error": "",
+        "files": [],
+    }
+
+    page = open_page(tab, url, timeout=opts.page_load_timeout, po_digits=po.digits)
+    if page.is_error:
+        log.info("po.not_found", url=url, message=page.error_text)
+        result.update(status=POStatus.PO_NOT_FOUND.value, error=page.error_text)
+        return result
+    for note in page.notes:
+        log.warning("po.page_note", note=note)
+    result["supplier"] = page.supplier
+
+    folder = po_folder(opts.out_dir, page.supplier or None, po)
+    settings = opts.download_settings()
+
+    def reload(stale: POPage) -> POPage:
+        fresh = open_page(tab, stale.url or url, timeout=opts.page_load_timeout, po_digits=po.digits)
+        if fresh.is_error:
+            raise RetryableTaskError(f"{stale.url} showed an error page on reload: {fresh.error_text}")
+        return fresh
+
+    downloader = AttachmentDownloader(tab, folder, settings, reload=reload)
+    report = DownloadReport()
+    found: set[str] = set()
+
+    def take(source: POPage) -> None:
+        fresh = tuple(a for a in source.attachments if a.key not in found)
+        found.update(a.key for a in fresh)
+        if fresh:
+            report.extend(downloader.download_page(replace(source, attachments=fresh), saved_before))
+
+    if page.attachments:
+        take(page)
+    elif opts.requisition_fallback:
+        # Each requisition is downloaded while the tab shows it: its buttons only work on its own page.
+        for link in page.requisitions:
+            requisition = open_page(tab, link, timeout=opts.page_load_timeout, po_digits=po.digits)
+            if requisition.is_error:
+                log.info("requisition.not_found", url=link, message=requisition.error_text)
+                continue
+            take(requisition)
+
+    result["attachments_found"] = len(found)
+    if not found:
+        log.info("po.no_attachments", url=url, requisitions=len(page.requisitions))
+        result["status"] = POStatus.NO_ATTACHMENTS.value
+        return result
+    result.update(
+        attachments_downloaded=report.downloaded,
+        attachment_names=report.names,
+        download_folder=str(folder) if folder.is_dir() else "",
+        files=[f.to_dict() for f in report.saved],
+    )
+    failures = "; ".join(f"{f.attachment.name_hint or f.attachment.key}: {f.reason}" for f in report.failed)
+    log.info(
+        "po.done",
+        found=len(found),
+        saved=len(report.saved),
+        skipped=len(report.skipped),
+        failed=len(report.failed),
+        seconds=round(time.monotonic() - started, 3),
+    )
+    if not report.failed:
+        result["status"] = POStatus.COMPLETED.value
+        return result
+    if report.downloaded == 0:
+        raise RetryableTaskError(f"no attachment of {po.display} could be saved: {failures}")
+    result.update(status=POStatus.PARTIAL.value, error=f"not saved: {failures}")
+    return result
+

@@ -1,0 +1,47 @@
+"""Memory guard in three small parts: measure (psutil), judge (threshold), act (the pool restarts a worker).
+
+Each worker is measured over its whole process tree (worker, driver, browser and its children) as USS, since
+RSS counts the pages Chromium's processes share many times over (facts: ~960 MB RSS vs ~135 MB USS).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import psutil
+
+from coupadl.browser.processes import TrackedProcess, tree_memory
+
+__all__ = ["MemoryVerdict", "judge_memory", "measure_workers", "total_memory"]
+
+
+def total_memory() -> int:
+    """Physical memory of this machine in bytes."""
+    return int(psutil.virtual_memory().total)
+
+
+def measure_workers(trees: Mapping[int, Iterable[TrackedProcess | None]]) -> dict[int, int]:
+    """USS in bytes of each worker's process tree, by worker id."""
+    return {worker_id: tree_memory(list(processes)) for worker_id, processes in trees.items()}
+
+
+@dataclass(frozen=True)
+class MemoryVerdict:
+    """Whether the workers together use more than their share of RAM, and who is heaviest."""
+
+    used: int
+    limit: int
+    heaviest: int | None
+
+    @property
+    def over(self) -> bool:
+        """True when a restart is due."""
+        return self.used > self.limit and self.heaviest is not None
+
+
+def judge_memory(usage: Mapping[int, int], threshold: float, total: int) -> MemoryVerdict:
+    """Compare the workers' combined usage with `threshold` (share of `total`)."""
+    used = sum(usage.values())
+    heaviest = max(usage, key=lambda k: usage[k]) if usage else None
+    return MemoryVerdict(used, int(total * threshold), heaviest)

@@ -1,0 +1,97 @@
+"""What the supervisor and the worker processes say to each other (plain, picklable dataclasses).
+
+Supervisor → worker (the worker's own inbox): `RunTask`, `Stop`.
+Worker → supervisor (one shared outbox): `WorkerReady`, `WorkerUnverified`, `TaskStarted`, `TaskDone`,
+`TaskError`. The supervisor is the only one that decides what happens to a task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from coupadl.browser.processes import TrackedProcess
+
+__all__ = [
+    "FailureKind",
+    "RunTask",
+    "Stop",
+    "TaskDone",
+    "TaskError",
+    "TaskStarted",
+    "WorkerReady",
+    "WorkerUnverified",
+]
+
+
+class FailureKind(str, Enum):
+    """Why a task did not finish, which decides what the supervisor does next."""
+
+    RETRYABLE = "retryable"  # try the task again (any worker)
+    PERMANENT = "permanent"  # fail the task now
+    SESSION_EXPIRED = "session_expired"  # the window is signed out: requeue, never fail the task
+    WINDOW_CRASHED = "window_crashed"  # the browser died: restart the worker, requeue the task
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """Process one task in a fresh tab."""
+
+    task_id: str
+    payload: dict[str, Any]
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Finish nothing more: close the browser, remove the clone, exit."""
+
+    reason: str = "shutdown"
+
+
+@dataclass(frozen=True)
+class WorkerReady:
+    """The worker's window is verified; `report` is its `WindowReport.to_dict()`."""
+
+    worker_id: int
+    report: dict[str, Any]
+    processes: tuple[TrackedProcess, ...] = field(default_factory=tuple)
+    profile_path: str = ""
+
+
+@dataclass(frozen=True)
+class WorkerUnverified:
+    """The worker's window could not be verified (after remediation); the worker exits."""
+
+    worker_id: int
+    report: dict[str, Any]
+    reason: str
+
+
+@dataclass(frozen=True)
+class TaskStarted:
+    """The worker took the task."""
+
+    worker_id: int
+    task_id: str
+
+
+@dataclass(frozen=True)
+class TaskDone:
+    """The handler returned `result`."""
+
+    worker_id: int
+    task_id: str
+    result: dict[str, Any]
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class TaskError:
+    """The handler (or the window under it) failed; `kind` says what to do."""
+
+    worker_id: int
+    task_id: str
+    kind: FailureKind
+    message: str

@@ -1,0 +1,502 @@
+"""`PersistentWorkerPool`: the supervisor of 1..8 long-lived worker processes (seed 002).
+
+The supervisor (this process) alone decides where each task goes and what happens when something fails; it
+knows at every moment which task each worker holds. Crash recovery is "reclaim what was in flight":
+
+* a worker whose browser, driver or process dies is restarted with the same profile (at most `max_restarts`
+  times); its task goes back to the queue for any worker; a task is failed only after `max_task_attempts`;
+* a task that runs longer than `task_timeout` has its worker's process tree ended and is treated the same way;
+* a signed-out window (session expired) gets one restart; its task goes back without counting an attempt.
+  When no worker is left, the remaining tasks stay pending — never failed;
+* memory: above `memory_threshold` of RAM, the heaviest worker is restarted between two of its tasks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+import queue
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from coupadl.browser.launcher import LaunchConfig
+from coupadl.browser.processes import TrackedProcess, end_trees
+from coupadl.log import get_logger
+from coupadl.pool.events import PoolEvent
+from coupadl.pool.memory import judge_memory, measure_workers, total_memory
+from coupadl.pool.messages import (
+    FailureKind,
+    RunTask,
+    Stop,
+    TaskDone,
+    TaskError,
+    TaskStarted,
+    WorkerReady,
+    WorkerUnverified,
+)
+from coupadl.pool.states import PoolState, WorkerStatus, check_transition
+from coupadl.pool.worker import WorkerSpec, worker_main
+from coupadl.profiles.models import ProfileType, VerificationConfig
+
+__all__ = ["PoolConfig", "PersistentWorkerPool", "Task", "TaskOutcome"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work (a PO): an id unique in the batch, and the payload the handler receives."""
+
+    task_id: str
+    payload: dict[str, Any]
+    attempts: int = 0  # attempts already made
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """How a task ended: `result` from the handler, or `error` once nobody can do it."""
+
+    task_id: str
+    worker_id: int | None
+    attempts: int
+    result: dict[str, Any] | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """Pool settings (seconds for durations). Validated where the seed gives rules."""
+
+    worker_count: int
+    launch: LaunchConfig
+    verification: VerificationConfig
+    handler: str
+    state_dir: Path
+    handler_options: dict[str, Any] = field(default_factory=dict)
+    task_timeout: float = 300.0
+    max_task_attempts: int = 3
+    max_restarts: int = 3
+    memory_threshold: float = 0.75
+    memory_total: int | None = None  # RAM to judge against; None: this machine's
+    memory_check_interval: float = 2.0
+    shutdown_timeout: float = 60.0
+    start_timeout: float = 240.0
+    window_budget_s: float = 180.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.worker_count <= 8:
+            raise ValueError(f"worker_count must be between 1 and 8, got {self.worker_count}")
+        if not 0.5 <= self.memory_threshold <= 0.9:
+            raise ValueError(f"memory_threshold must be between 0.5 and 0.9, got {self.memory_threshold}")
+        if not 0 < self.shutdown_timeout <= 60:
+            raise ValueError("shutdown_timeout must be within (0, 60] seconds")
+
+
+@dataclass
+class _Worker:
+    """The supervisor's view of one worker process."""
+
+    worker_id: int
+    spec: WorkerSpec
+    process: Any = None
+    inbox: Any = None
+    status: WorkerStatus = WorkerStatus.STARTING
+    task: Task | None = None
+    task_started: float = 0.0
+    tracked: tuple[TrackedProcess, ...] = ()
+    report: dict[str, Any] = field(default_factory=dict)
+    restarts: int = 0
+    processed: int = 0
+    expired_restarts: int = 0
+    restart_after_task: bool = False
+    stop_reason: str = ""
+
+    def set(self, status: WorkerStatus) -> None:
+        check_transition(self.status, status)
+        self.status = status
+
+    def all_processes(self) -> list[TrackedProcess | None]:
+        pid = getattr(self.process, "pid", None)
+        return [TrackedProcess.of(pid, "worker") if pid else None, *self.tracked]
+
+
+class PersistentWorkerPool:
+    """Runs tasks on N verified windows, each owned by a long-lived worker process.
+
+    Args:
+        config: the pool's settings.
+        specs: one `WorkerSpec` per worker (profile, launch, handler), built by the caller.
+        on_event: receives `PoolEvent`s (for progress display and the progress store); runs in this process.
+        clone_slots: a multiprocessing semaphore throttling clone creation across workers.
+    """
+
+    def __init__(
+        self,
+        config: PoolConfig,
+        specs: list[WorkerSpec],
+        on_event: Callable[[PoolEvent], None] | None = None,
+        clone_slots: Any = None,
+    ) -> None:
+        self.config = config
+        self._ctx = mp.get_context("spawn")
+        self._outbox: Any = self._ctx.Queue()
+        self._clone_slots = clone_slots if clone_slots is not None else self._ctx.BoundedSemaphore(len(specs))
+        self.workers = {s.worker_id: _Worker(s.worker_id, s) for s in specs}
+        self.state = PoolState.INITIALIZING
+        self._queue: deque[Task] = deque()
+        self._on_event = on_event or (lambda _e: None)
+        self._stop_requested = False
+        self._force = False
+        self._last_memory_check = 0.0
+        self.outcomes: dict[str, TaskOutcome] = {}
+        self.log = get_logger("coupadl.pool")
+
+    # --- lifecycle --------------------------------------------------------------------------------------------
+
+    def _set_state(self, state: PoolState) -> None:
+        check_transition(self.state, state)
+        self.state = state
+        self._emit("pool_state", state=state.value)
+
+    def _emit(self, kind: str, worker_id: int | None = None, **data: Any) -> None:
+        self._on_event(PoolEvent(kind, worker_id, data))
+
+    def _spawn(self, worker: _Worker) -> None:
+        worker.inbox = self._ctx.Queue()
+        worker.tracked = ()
+        worker.process = self._ctx.Process(
+            target=worker_main, args=(worker.spec, worker.inbox, self._outbox, self._clone_slots),
+            name=f"coupadl-worker-{worker.spec.letter}", daemon=False,
+        )
+        worker.process.start()
+        self.log.info("worker spawned", window=worker.spec.letter, pid=worker.process.pid)
+
+    def start(self) -> dict[int, dict[str, Any]]:
+        """Spawn every worker and wait until each window is verified or given up. Returns the reports."""
+        for worker in self.workers.values():
+            self._spawn(worker)
+        deadline = time.monotonic() + self.config.start_timeout
+        while any(w.status is WorkerStatus.STARTING for w in self.workers.values()):
+            if self._stop_requested or time.monotonic() > deadline:
+                break
+            self._pump(timeout=0.2)
+            self._reap_dead()
+        for worker in self.workers.values():
+            if worker.status is WorkerStatus.STARTING:
+                self._give_up(worker, "the window did not become ready in time")
+        if not self._stop_requested:
+            self._set_state(PoolState.READY)
+        return self.reports()
+
+    def reports(self) -> dict[int, dict[str, Any]]:
+        """Each worker's `WindowReport` dict with processed and restart counts filled in."""
+        out = {}
+        for wid, worker in sorted(self.workers.items()):
+            report = dict(worker.report) or {"worker_id": wid, "window": worker.spec.letter,
+                                             "profile_type": worker.spec.profile_type.value, "profile_path": "",
+                                             "verification": {"status": "pending", "methods": {}, "retry_count": 0},
+                                             "remediations": [], "diagnosis": worker.stop_reason}
+            report.update(processed=worker.processed, restarts=worker.restarts, status=worker.status.value)
+            out[wid] = report
+        return out
+
+    def usable_workers(self) -> list[_Worker]:
+        """Workers that are running or may still come back."""
+        return [w for w in self.workers.values()
+                if w.status not in (WorkerStatus.FAILED, WorkerStatus.TERMINATED, WorkerStatus.TERMINATING)]
+
+    def request_stop(self) -> None:
+        """First call: drain (finish current tasks, then stop). Second call: end every process now."""
+        if self._stop_requested:
+            self._force = True
+        self._stop_requested = True
+
+    # --- the run ----------------------------------------------------------------------------------------------
+
+    def run(self, tasks: Iterable[Task]) -> dict[str, TaskOutcome]:
+        """Process `tasks` until done, stopped, or no worker is left. Unfinished tasks have no outcome."""
+        self._queue.extend(tasks)
+        if self.state is PoolState.READY:
+            self._set_state(PoolState.PROCESSING)
+        drain_deadline: float | None = None
+        while True:
+            if self._force:
+                break
+            self._pump(timeout=0.05)
+            self._reap_dead()
+            self._check_timeouts()
+            self._guard_memory()
+            busy = [w for w in self.workers.values() if w.task is not None]
+            if self._stop_requested:
+                drain_deadline = drain_deadline or time.monotonic() + max(1.0, self.config.shutdown_timeout - 15)
+                if not busy or time.monotonic() > drain_deadline:
+                    break
+                continue
+            if not self._queue and not busy:
+                break
+            if not self.usable_workers():
+                self.log.warning("no worker left; remaining tasks stay pending", pending=len(self._queue))
+                break
+            self._dispatch()
+        return self.outcomes
+
+    def pending_tasks(self) -> list[Task]:
+        """Tasks not finished: still queued or in flight when the run stopped."""
+        in_flight = [w.task for w in self.workers.values() if w.task is not None]
+        return [*in_flight, *self._queue]
+
+    def _dispatch(self) -> None:
+        for worker in self.workers.values():
+            if not self._queue:
+                return
+            if worker.task is None and worker.status in (WorkerStatus.READY, WorkerStatus.IDLE):
+                if worker.restart_after_task:
+                    self._restart_deliberately(worker)
+                    continue
+                task = self._queue.popleft()
+                attempt = task.attempts + 1
+                worker.task = Task(task.task_id, task.payload, attempt)
+                worker.task_started = time.monotonic()
+                worker.set(WorkerStatus.PROCESSING)
+                worker.inbox.put(RunTask(task.task_id, task.payload, attempt))
+                self._emit("task_dispatched", worker.worker_id, task_id=task.task_id, attempt=attempt)
+
+    # --- messages from workers ----------------------------------------------------------------------------
+
+    def _pump(self, timeout: float) -> None:
+        try:
+            msg = self._outbox.get(timeout=timeout)
+        except queue.Empty:
+            return
+        while True:
+            self._handle(msg)
+            try:
+                msg = self._outbox.get_nowait()
+            except queue.Empty:
+                return
+
+    def _handle(self, msg: Any) -> None:
+        worker = self.workers.get(getattr(msg, "worker_id", -1))
+        if worker is None:
+            return
+        if isinstance(msg, WorkerReady):
+            worker.tracked = msg.processes
+            worker.report = msg.report
+            worker.set(WorkerStatus.READY)
+            self._emit("worker_ready", worker.worker_id, report=msg.report, restarts=worker.restarts)
+        elif isinstance(msg, WorkerUnverified):
+            worker.report = msg.report
+            worker.stop_reason = msg.reason
+            self._emit("worker_unverified", worker.worker_id, report=msg.report, reason=msg.reason)
+        elif isinstance(msg, TaskStarted):
+            self._emit("task_started", worker.worker_id, task_id=msg.task_id)
+        elif isinstance(msg, TaskDone):
+            task = worker.task
+            worker.task = None
+            worker.processed += 1
+            worker.set(WorkerStatus.IDLE)
+            attempts = task.attempts if task else 1
+            self._finish(TaskOutcome(msg.task_id, worker.worker_id, attempts, result=msg.result))
+        elif isinstance(msg, TaskError):
+            self._task_error(worker, msg)
+
+    def _finish(self, outcome: TaskOutcome) -> None:
+        self.outcomes[outcome.task_id] = outcome
+        self._emit("task_finished", outcome.worker_id, outcome=outcome)
+
+    def _task_error(self, worker: _Worker, msg: TaskError) -> None:
+        task = worker.task
+        if task is None or task.task_id != msg.task_id:
+            return
+        if msg.kind is FailureKind.SESSION_EXPIRED:
+            # Not the task's fault: it goes back without counting the attempt.
+            worker.task = None
+            self._queue.appendleft(Task(task.task_id, task.payload, task.attempts - 1))
+            worker.expired_restarts += 1
+            self._emit("session_expired", worker.worker_id, task_id=task.task_id, message=msg.message)
+            return  # the worker exits; _reap_dead decides on its restart
+        if msg.kind is FailureKind.WINDOW_CRASHED:
+            return  # the worker exits; _reap_dead reclaims the task
+        worker.task = None
+        worker.set(WorkerStatus.IDLE)
+        self._retry_or_fail(task, worker.worker_id, msg.message, permanent=msg.kind is FailureKind.PERMANENT)
+
+    def _retry_or_fail(self, task: Task, worker_id: int | None, error: str, *, permanent: bool = False) -> None:
+        if permanent or task.attempts >= self.config.max_task_attempts:
+            self._finish(TaskOutcome(task.task_id, worker_id, task.attempts, error=error))
+        else:
+            self._queue.append(task)
+            self._emit("task_retry", worker_id, task_id=task.task_id, attempt=task.attempts, error=error)
+
+    # --- failures of workers ------------------------------------------------------------------------------
+
+    def _reap_dead(self) -> None:
+        for worker in self.workers.values():
+            proc = worker.process
+            if proc is None or proc.is_alive():
+                continue
+            if worker.status in (WorkerStatus.TERMINATED, WorkerStatus.FAILED):
+                continue
+            self._pump(timeout=0.0)  # its last words (TaskError / WorkerUnverified) may still be queued
+            proc.join(timeout=1)
+            end_trees(worker.tracked, timeout=3.0)  # an orphaned driver/browser holds the profile
+            if worker.status is WorkerStatus.TERMINATING:
+                worker.set(WorkerStatus.TERMINATED)
+                continue
+            if worker.status is WorkerStatus.STARTING and worker.stop_reason:
+                self._give_up(worker, worker.stop_reason)
+                continue
+            self._recover(worker, f"worker process ended (exit code {proc.exitcode})")
+
+    def _recover(self, worker: _Worker, reason: str) -> None:
+        """Restart a crashed worker with the same profile and hand its task back to the queue."""
+        self.log.warning("worker crashed", window=worker.spec.letter, reason=reason)
+        task = worker.task
+        worker.task = None
+        worker.status = WorkerStatus.CRASHED
+        self._emit("worker_crashed", worker.worker_id, reason=reason)
+        if task is not None:
+            self._retry_or_fail(task, worker.worker_id, f"window lost while processing: {reason}")
+        expired = worker.expired_restarts > 0
+        if self._stop_requested:
+            self._give_up(worker, reason)
+        elif expired and worker.expired_restarts > 1:
+            self._give_up(worker, "signed out: the session expired (sign in again with `coupadl login`)")
+        elif worker.restarts >= self.config.max_restarts:
+            self._give_up(worker, f"{reason}; restarted {worker.restarts} times already")
+        else:
+            worker.restarts += 1
+            worker.set(WorkerStatus.RESTARTING)
+            self._emit("worker_restarting", worker.worker_id, restarts=worker.restarts)
+            self._spawn(worker)
+
+    def _give_up(self, worker: _Worker, reason: str) -> None:
+        worker.stop_reason = worker.stop_reason or reason
+        if worker.process is not None and worker.process.is_alive():
+            end_trees(worker.all_processes(), timeout=3.0)
+        worker.status = WorkerStatus.FAILED
+        if worker.task is not None:
+            task, worker.task = worker.task, None
+            self._retry_or_fail(task, worker.worker_id, reason)
+        self._emit("worker_failed", worker.worker_id, reason=worker.stop_reason)
+
+    def _check_timeouts(self) -> None:
+        now = time.monotonic()
+        for worker in self.workers.values():
+            if worker.task is not None and now - worker.task_started > self.config.task_timeout:
+                self.log.warning("task timed out", window=worker.spec.letter, task=worker.task.task_id)
+                end_trees(worker.all_processes(), timeout=3.0)
+                if worker.process is not None:
+                    worker.process.join(timeout=5)
+                self._recover(worker, f"task took longer than {self.config.task_timeout:.0f} s")
+
+    def _guard_memory(self) -> None:
+        now = time.monotonic()
+        if now - self._last_memory_check < self.config.memory_check_interval:
+            return
+        self._last_memory_check = now
+        live = {w.worker_id: w.all_processes() for w in self.workers.values()
+                if w.status in (WorkerStatus.READY, WorkerStatus.IDLE, WorkerStatus.PROCESSING)}
+        if not live:
+            return
+        usage = measure_workers(live)
+        verdict = judge_memory(usage, self.config.memory_threshold, self.config.memory_total or total_memory())
+        self._emit("memory", None, usage=usage, limit=verdict.limit)
+        if verdict.over and verdict.heaviest is not None:
+            heavy = self.workers[verdict.heaviest]
+            if not heavy.restart_after_task:
+                self.log.warning("memory above threshold; restarting the heaviest worker",
+                                 window=heavy.spec.letter, used=verdict.used, limit=verdict.limit)
+                heavy.restart_after_task = True
+
+    def _restart_deliberately(self, worker: _Worker) -> None:
+        """Memory restart between tasks: stop the worker cleanly, then start it again."""
+        worker.restart_after_task = False
+        worker.set(WorkerStatus.TERMINATING)
+        worker.inbox.put(Stop("memory"))
+        worker.process.join(timeout=30)
+        if worker.process.is_alive():
+            end_trees(worker.all_processes(), timeout=3.0)
+            worker.process.join(timeout=5)
+        worker.set(WorkerStatus.TERMINATED)
+        worker.restarts += 1
+        worker.set(WorkerStatus.RESTARTING)
+        self._emit("worker_restarting", worker.worker_id, restarts=worker.restarts, reason="memory")
+        self._spawn(worker)
+
+    # --- shutdown ---------------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop every worker: ask nicely, wait, then end what is left by PID. Bounded by `shutdown_timeout`."""
+        if self.state is PoolState.TERMINATED:
+            return
+        if self.state is not PoolState.SHUTTING_DOWN:
+            self._set_state(PoolState.SHUTTING_DOWN)
+        grace = 0.0 if self._force else min(10.0, self.config.shutdown_timeout / 3)
+        for worker in self.workers.values():
+            if worker.process is not None and worker.process.is_alive() and worker.inbox is not None:
+                with contextlib.suppress(Exception):
+                    worker.inbox.put(Stop())
+        deadline = time.monotonic() + grace
+        for worker in self.workers.values():
+            if worker.process is not None:
+                worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
+        for worker in self.workers.values():
+            proc = worker.process
+            if proc is not None and proc.is_alive():
+                end_trees(worker.all_processes(), timeout=3.0)
+                proc.join(timeout=5)
+            end_trees(worker.tracked, timeout=3.0)
+            if worker.status is not WorkerStatus.FAILED:
+                worker.status = WorkerStatus.TERMINATED
+        with contextlib.suppress(Exception):
+            self._pump(timeout=0.0)
+        self._outbox.close()
+        self._outbox.join_thread()
+        self._set_state(PoolState.TERMINATED)
+
+    def __enter__(self) -> PersistentWorkerPool:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def default_worker_specs(
+    *,
+    worker_count: int,
+    base_profile: Path,
+    profile_name: str,
+    base_first: bool,
+    launch: LaunchConfig,
+    verification: VerificationConfig,
+    handler: str,
+    handler_options: dict[str, Any],
+    state_dir: Path,
+    profile_setup: dict[str, Any],
+    window_budget_s: float = 180.0,
+) -> list[WorkerSpec]:
+    """Specs for windows A..N: A on the base under `base_first`, the rest (or all) on clones."""
+    specs = []
+    for worker_id in range(1, worker_count + 1):
+        is_base = base_first and worker_id == 1
+        letter = chr(ord("A") + worker_id - 1)
+        specs.append(WorkerSpec(
+            worker_id=worker_id,
+            profile_type=ProfileType.BASE if is_base else ProfileType.CLONE,
+            base_profile_path=base_profile,
+            profile_name=profile_name,
+            launch=launch,
+            verification=verification,
+            handler=handler,
+            handler_options=handler_options,
+            download_dir=state_dir / "staging" / letter,
+            supervisor_pid=os.getpid(),
+            profile_setup=profile_setup,
+            log_file=state_dir / "logs" / f"window-{letter}.jsonl",
+            window_budget_s=window_budget_s,
+        ))
+    return specs

@@ -1,0 +1,287 @@
+"""The worker process: one verified browser for the whole batch, one fresh tab per task (seed 002 `Worker`).
+
+It runs in its own process (spawn start method) and its own process group, so a Ctrl+C in the terminal reaches
+only the supervisor, which then drains the workers in order. A watchdog thread notices when the supervisor is
+gone (killed outright) and closes the browser and removes the clone within seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from coupadl.browser.launcher import LaunchConfig
+from coupadl.browser.session import SessionState
+from coupadl.browser.verification import check_authentication
+from coupadl.browser.window import ProfileOps, VerifiedWindow
+from coupadl.errors import (
+    CoupadlError,
+    DefaultProfileRefusedError,
+    PermanentTaskError,
+    ProfileOperationError,
+    RetryableTaskError,
+    SessionExpiredError,
+    WindowError,
+)
+from coupadl.log import bind, configure_logging, get_logger
+from coupadl.pool.messages import (
+    FailureKind,
+    RunTask,
+    Stop,
+    TaskDone,
+    TaskError,
+    TaskStarted,
+    WorkerReady,
+    WorkerUnverified,
+)
+from coupadl.profiles.models import ProfileState, ProfileType, VerificationConfig, VerificationStatus, WorkerProfile
+
+__all__ = ["TaskHandler", "WorkerSpec", "resolve_handler", "worker_main"]
+
+# A task handler: (tab, payload, options) -> result dict. Given to the pool as "package.module:function" so
+# the spawned worker can import it.
+TaskHandler = Callable[[Any, dict[str, Any], dict[str, Any]], dict[str, Any]]
+
+# Exit codes of a worker process, so the supervisor can tell a deliberate end from a crash.
+EXIT_OK = 0
+EXIT_UNVERIFIED = 3
+EXIT_WINDOW_LOST = 4
+EXIT_SUPERVISOR_GONE = 5
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a worker process needs, picklable for the spawn start method."""
+
+    worker_id: int
+    profile_type: ProfileType
+    base_profile_path: Path
+    profile_name: str
+    launch: LaunchConfig
+    verification: VerificationConfig
+    handler: str
+    download_dir: Path
+    supervisor_pid: int
+    profile_setup: dict[str, Any] = field(default_factory=dict)  # how to make/attach the clone
+    handler_options: dict[str, Any] = field(default_factory=dict)
+    log_file: Path | None = None
+    window_budget_s: float = 180.0
+
+    @property
+    def letter(self) -> str:
+        """Window letter: worker 1 is A."""
+        return chr(ord("A") + self.worker_id - 1) if self.worker_id <= 26 else f"W{self.worker_id}"
+
+
+def resolve_handler(reference: str) -> TaskHandler:
+    """Import `package.module:function`."""
+    module_name, _, attr = reference.partition(":")
+    handler: TaskHandler = getattr(importlib.import_module(module_name), attr)
+    return handler
+
+
+def prepare_profile(spec: WorkerSpec, clone_slots: Any) -> tuple[WorkerProfile, ProfileOps | None, Any]:
+    """The window's profile: the base itself, or a clone made here from the run's snapshot.
+
+    Returns (profile, the ops a window needs for VM-003 and re-cloning, the manager to clean up with).
+    """
+    if spec.profile_type is ProfileType.BASE:
+        profile = WorkerProfile(spec.worker_id, ProfileType.BASE, spec.base_profile_path, spec.profile_name)
+        profile.transition(ProfileState.READY)
+        return profile, None, None
+    from coupadl.profiles import ProfileManager
+
+    manager = ProfileManager.attach_snapshot(clone_slots=clone_slots, **spec.profile_setup)
+    profile = manager.create_worker_profile(spec.worker_id)
+    return profile, manager, manager
+
+
+class _WorkerRuntime:
+    """The worker's state: its window, its profile, its handler."""
+
+    def __init__(self, spec: WorkerSpec, outbox: Any, clone_slots: Any) -> None:
+        self.spec = spec
+        self.outbox = outbox
+        self.clone_slots = clone_slots
+        self.handler = resolve_handler(spec.handler)
+        self.window: VerifiedWindow | None = None
+        self.manager: Any = None
+        self.processed = 0
+        self._closed = threading.Lock()
+        self.log = get_logger("coupadl.worker")
+
+    def open_window(self) -> bool:
+        spec = self.spec
+        try:
+            profile, ops, self.manager = prepare_profile(spec, self.clone_slots)
+        except CoupadlError as exc:
+            self.outbox.put(WorkerUnverified(spec.worker_id, _bare_report(spec, str(exc)), str(exc)))
+            return False
+        self.window = VerifiedWindow(profile, spec.launch, spec.verification, ops, spec.download_dir,
+                                     budget_s=spec.window_budget_s)
+        try:
+            ok = self.window.open()
+        except DefaultProfileRefusedError as exc:
+            self.window.report.diagnosis = str(exc)
+            ok = False
+        report = self.window.report
+        if not ok:
+            self.outbox.put(WorkerUnverified(spec.worker_id, report.to_dict(), report.diagnosis or "not verified"))
+            return False
+        session = self.window.session
+        assert session is not None
+        processes = tuple(session.tracked_processes)
+        self.outbox.put(WorkerReady(spec.worker_id, report.to_dict(), processes, str(profile.profile_path)))
+        profile.transition(ProfileState.IN_USE)
+        session.transition(SessionState.ACTIVE)
+        return True
+
+    def run(self, msg: RunTask) -> bool:
+        """Process one task. Returns False when the window is lost and the worker must exit."""
+        assert self.window is not None and self.window.session is not None
+        session = self.window.session
+        self.outbox.put(TaskStarted(self.spec.worker_id, msg.task_id))
+        bind(po=msg.payload.get("po", msg.task_id))
+        started = time.monotonic()
+        payload = dict(msg.payload, attempt=msg.attempt)
+        try:
+            for refreshed in (False, True):
+                try:
+                    with session.open_tab(msg.task_id, str(payload.get("po", ""))) as tab:
+                        result = self.handler(tab, payload, self.spec.handler_options)
+                    break
+                except SessionExpiredError as exc:
+                    # Refresh the session in the same browser once; a real expiry stays signed out.
+                    if refreshed or not self._session_refreshed():
+                        self.log.warning("session expired", redirected_to=exc.redirected_to)
+                        self._error(msg, FailureKind.SESSION_EXPIRED, str(exc))
+                        return False
+                    self.log.info("session refreshed, task runs again")
+            self.processed += 1
+            self.outbox.put(TaskDone(self.spec.worker_id, msg.task_id, result, time.monotonic() - started))
+            return True
+        except WindowError as exc:
+            self._error(msg, FailureKind.WINDOW_CRASHED, str(exc))
+            return False
+        except RetryableTaskError as exc:
+            self._error(msg, FailureKind.RETRYABLE, str(exc))
+        except PermanentTaskError as exc:
+            self._error(msg, FailureKind.PERMANENT, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a handler bug fails the task, not the batch
+            self.log.exception("handler failed")
+            if not session.is_alive():
+                self._error(msg, FailureKind.WINDOW_CRASHED, f"browser lost: {exc}")
+                return False
+            self._error(msg, FailureKind.PERMANENT, f"{type(exc).__name__}: {exc}")
+        finally:
+            bind(po=None)
+        if session.is_alive():
+            return True
+        self.log.warning("browser lost after a task", task=msg.task_id)
+        return False
+
+    def _session_refreshed(self) -> bool:
+        assert self.window is not None and self.window.session is not None
+        try:
+            result = check_authentication(self.window.session, self.spec.verification.auth_check_url,
+                                          self.spec.verification.auth_check_timeout)
+        except CoupadlError:
+            return False
+        return result.status is VerificationStatus.SUCCESS
+
+    def _error(self, msg: RunTask, kind: FailureKind, message: str) -> None:
+        self.log.warning("task failed", kind=kind.value, error=message)
+        self.outbox.put(TaskError(self.spec.worker_id, msg.task_id, kind, message))
+
+    def close(self) -> None:
+        """Quit the browser cleanly, then remove the clone (only after the browser is gone). Idempotent."""
+        if not self._closed.acquire(blocking=False):
+            return
+        pids: list[int] = []
+        if self.window is not None:
+            session = self.window.session
+            pids = [p.pid for p in session.tracked_processes] if session else []
+            with contextlib.suppress(Exception):
+                self.window.close()
+        if self.manager is not None and self.window is not None:
+            with contextlib.suppress(CoupadlError, OSError, ValueError):
+                self.manager.cleanup_profile(self.window.profile, browser_pids=pids)
+
+
+def _bare_report(spec: WorkerSpec, diagnosis: str) -> dict[str, Any]:
+    return {
+        "worker_id": spec.worker_id, "window": spec.letter, "profile_type": spec.profile_type.value,
+        "profile_path": "", "verification": {"status": "failed", "methods": {}, "retry_count": 0},
+        "remediations": [], "diagnosis": diagnosis, "processed": 0, "restarts": 0,
+    }
+
+
+def _watch_supervisor(supervisor_pid: int, runtime: _WorkerRuntime) -> None:
+    """Close everything and exit if the supervisor dies (e.g. kill -9), so no browser is orphaned."""
+    try:
+        supervisor = psutil.Process(supervisor_pid)
+        born = supervisor.create_time()
+    except psutil.Error:
+        born = None
+    while True:
+        time.sleep(0.5)
+        try:
+            gone = born is None or psutil.Process(supervisor_pid).create_time() != born
+        except psutil.NoSuchProcess:
+            gone = True
+        except psutil.Error:
+            gone = False
+        if gone:
+            runtime.log.warning("supervisor gone, closing the window")
+            runtime.close()
+            os._exit(EXIT_SUPERVISOR_GONE)
+
+
+def worker_main(spec: WorkerSpec, inbox: Any, outbox: Any, clone_slots: Any) -> None:
+    """Entry point of a worker process."""
+    if hasattr(os, "setsid"):
+        with contextlib.suppress(OSError):
+            os.setsid()  # own process group: the terminal's Ctrl+C goes to the supervisor only
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    configure_logging(spec.log_file, worker=spec.letter)
+    runtime = _WorkerRuntime(spec, outbox, clone_slots)
+
+    def on_term(_signum: int, _frame: Any) -> None:
+        runtime.close()
+        os._exit(EXIT_OK)
+
+    signal.signal(signal.SIGTERM, on_term)
+    threading.Thread(target=_watch_supervisor, args=(spec.supervisor_pid, runtime), daemon=True,
+                     name="supervisor-watch").start()
+    code = EXIT_OK
+    try:
+        if not runtime.open_window():
+            code = EXIT_UNVERIFIED
+        else:
+            while True:
+                msg = inbox.get()
+                if isinstance(msg, Stop):
+                    break
+                if isinstance(msg, RunTask) and not runtime.run(msg):
+                    code = EXIT_WINDOW_LOST
+                    break
+    except ProfileOperationError as exc:
+        runtime.log.error("profile operation failed", error=str(exc))
+        code = EXIT_UNVERIFIED
+    finally:
+        runtime.close()
+        with contextlib.suppress(Exception):
+            outbox.close()
+            outbox.join_thread()
+    sys.exit(code)

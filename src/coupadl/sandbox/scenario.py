@@ -1,0 +1,452 @@
+"""What the sandbox site serves, as plain data: purchase orders, their attachments and site-wide behaviour.
+
+A test states its site in a few lines::
+
+    Scenario(
+        pos=[PurchaseOrder(number="15262984", supplier="Acme GmbH",
+                           attachments=[Attachment(name="quote.pdf", size=100_000, form="button_span")])],
+        page_latency_s=0.3,
+    )
+
+Every class is a frozen dataclass; a `Scenario` round-trips through JSON (`to_json` / `from_json`), so the
+same site can be served from the command line (`python -m coupadl.sandbox --scenario FILE.json`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+__all__ = [
+    "ATTACHMENT_FORMS",
+    "PO_KINDS",
+    "Attachment",
+    "AttachmentForm",
+    "PoKind",
+    "PoLine",
+    "PurchaseOrder",
+    "Requisition",
+    "Scenario",
+]
+
+AttachmentForm = Literal["button_span", "anchor", "anchor_download_attr", "data_url", "filename_query"]
+"""How an attachment is marked up on the page (see `coupadl.sandbox.pages`)."""
+
+PoKind = Literal["normal", "not_found", "forbidden"]
+"""`normal` shows the PO; `not_found` and `forbidden` show Coupa's 200 error pages instead."""
+
+ATTACHMENT_FORMS: tuple[AttachmentForm, ...] = get_args(AttachmentForm)
+PO_KINDS: tuple[PoKind, ...] = get_args(PoKind)
+
+_DEFAULT_SIZE = 20_000
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    """Normalise a field of a frozen dataclass in `__post_init__`."""
+    object.__setattr__(obj, name, value)
+
+
+def _check_digits(kind: str, number: str) -> None:
+    if not isinstance(number, str) or not number.isdigit() or not number.isascii():
+        raise ValueError(f"{kind} number must be a string of digits, got {number!r}")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One file attached to a PO or requisition.
+
+    Attributes:
+        name: The name sent in `Content-Disposition`; may be awkward on purpose (separators, `..`, `CON.txt`,
+            very long, non-ASCII). Control characters are refused (they cannot travel in a header).
+        size: Length of the generated content in bytes; ignored when `content` is given.
+        content: Exact bytes to serve; when None, bytes are generated deterministically from the seed.
+        form: Markup form on the page.
+        redirect: The file route answers 302 to a signed storage URL that serves the bytes.
+        delay_s: The bytes trickle out over this many seconds (headers are sent at once).
+        fail_first: The first N requests of the file route answer 503.
+        label: Visible label text (may be noise); defaults to `name`.
+        id: Attachment id used in URLs; assigned in scenario order when None.
+    """
+
+    name: str
+    size: int = _DEFAULT_SIZE
+    content: bytes | None = field(default=None, repr=False)
+    form: AttachmentForm = "button_span"
+    redirect: bool = False
+    delay_s: float = 0.0
+    fail_first: int = 0
+    label: str | None = None
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name or any(ord(ch) < 32 or ord(ch) == 127 for ch in self.name):
+            raise ValueError(
+                f"attachment name must be non-empty without control characters, got {self.name!r}"
+            )
+        if self.form not in ATTACHMENT_FORMS:
+            raise ValueError(
+                f"attachment form must be one of {', '.join(ATTACHMENT_FORMS)}, got {self.form!r}"
+            )
+        if self.content is not None:
+            _set(self, "content", bytes(self.content))
+            _set(self, "size", len(self.content))
+        if self.size < 0 or self.fail_first < 0 or self.delay_s < 0:
+            raise ValueError(f"attachment {self.name!r}: size, fail_first and delay_s must not be negative")
+        if self.id is not None and self.id <= 0:
+            raise ValueError(f"attachment id must be positive, got {self.id!r}")
+
+    @property
+    def shown_label(self) -> str:
+        """The text shown on the page."""
+        return self.name if self.label is None else self.label
+
+
+@dataclass(frozen=True)
+class PoLine:
+    """One order line as shown in the PO's lines table."""
+
+    description: str
+    quantity: float = 1.0
+    unit_price: float = 0.0
+
+    @property
+    def total(self) -> float:
+        """Line total."""
+        return self.quantity * self.unit_price
+
+
+@dataclass(frozen=True)
+class Requisition:
+    """A requisition linked from a PO page, with its own attachments."""
+
+    number: str
+    attachments: Sequence[Attachment] = ()
+
+    def __post_init__(self) -> None:
+        _check_digits("requisition", self.number)
+        _set(self, "attachments", tuple(self.attachments))
+
+
+@dataclass(frozen=True)
+class PurchaseOrder:
+    """A purchase order page.
+
+    Attributes:
+        number: PO number, digits only (the URL is `/order_headers/<number>`).
+        supplier: Supplier name in the PO header.
+        lines: Order lines; one generic line when empty.
+        attachments: Files on the PO page.
+        requisition: A requisition linked from the page (the usual fallback when the PO has no files).
+        kind: `normal`, or the error page served instead (`not_found`, `forbidden`).
+    """
+
+    number: str
+    supplier: str = "Acme GmbH"
+    lines: Sequence[PoLine] = ()
+    attachments: Sequence[Attachment] = ()
+    requisition: Requisition | None = None
+    kind: PoKind = "normal"
+
+    def __post_init__(self) -> None:
+        _check_digits("PO", self.number)
+        if self.kind not in PO_KINDS:
+            raise ValueError(f"PO kind must be one of {', '.join(PO_KINDS)}, got {self.kind!r}")
+        _set(self, "lines", tuple(self.lines) or (PoLine("Goods and services", 1.0, 100.0),))
+        _set(self, "attachments", tuple(self.attachments))
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """The whole site.
+
+    Attributes:
+        pos: Purchase orders; any other number gets the "Oops" page.
+        page_latency_s: Added to every HTML page (Coupa pages are slow).
+        expire_after_views: A session is signed out after this many protected page views (None: never).
+        sso_host: Host name of the same server the sign-in bounces through (e.g. "localhost"), like Entra
+            or Okta on another host; None keeps the hop on the site's own host.
+        cookie_max_age_s: Lifetime of the session cookie (also enforced by the server).
+        seed: Seed of the generated attachment bytes.
+    """
+
+    pos: Sequence[PurchaseOrder] = ()
+    page_latency_s: float = 0.0
+    expire_after_views: int | None = None
+    sso_host: str | None = None
+    cookie_max_age_s: int = 14 * 24 * 3600
+    seed: str = "coupadl-sandbox"
+
+    def __post_init__(self) -> None:
+        _set(self, "pos", tuple(self.pos))
+        numbers = [po.number for po in self.pos]
+        duplicates = sorted({n for n in numbers if numbers.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"PO numbers must be unique, repeated: {', '.join(duplicates)}")
+        if self.page_latency_s < 0:
+            raise ValueError("page_latency_s must not be negative")
+        if self.expire_after_views is not None and self.expire_after_views < 0:
+            raise ValueError("expire_after_views must not be negative")
+        if self.cookie_max_age_s <= 0:
+            raise ValueError("cookie_max_age_s must be positive")
+
+    # --- lookups ----------------------------------------------------------------------------------
+
+    def po(self, number: str) -> PurchaseOrder | None:
+        """The PO with this number, or None."""
+        return next((po for po in self.pos if po.number == number), None)
+
+    def requisition(self, number: str) -> Requisition | None:
+        """The requisition with this number (linked from any PO), or None."""
+        return next(
+            (po.requisition for po in self.pos if po.requisition and po.requisition.number == number), None
+        )
+
+    # --- JSON -------------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (explicit `content` is base64 under `content_base64`)."""
+        return _to_plain(self)  # type: ignore[no-any-return]
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The scenario as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def dump(self, path: Path) -> None:
+        """Write the scenario as UTF-8 JSON to `path`."""
+        path.write_text(self.to_json(), encoding="utf-8")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
+        """Build a scenario from `to_dict` output; unknown keys raise `ValueError`."""
+        scenario: Scenario = _from_plain(cls, data)
+        return scenario
+
+    @classmethod
+    def from_json(cls, text: str) -> Scenario:
+        """Build a scenario from JSON text."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("a scenario must be a JSON object")
+        return cls.from_dict(data)
+
+    @classmethod
+    def load(cls, path: Path) -> Scenario:
+        """Read a scenario JSON file."""
+        return cls.from_json(path.read_text(encoding="utf-8"))
+
+    # --- ready-made sites -------------------------------------------------------------------------
+
+    @classmethod
+    def small(cls) -> Scenario:
+        """A few POs for quick tests: one per common form, one without files, one unknown."""
+        return cls(
+            pos=[
+                PurchaseOrder(
+                    number="15262984",
+                    supplier="Acme GmbH",
+                    attachments=[Attachment("quote.pdf", size=30_000, form="button_span")],
+                ),
+                PurchaseOrder(
+                    number="15262985",
+                    supplier="Globex Corporation",
+                    attachments=[Attachment("invoice.pdf", size=12_000, form="anchor")],
+                ),
+                PurchaseOrder(number="15262986", supplier="Initech"),
+                PurchaseOrder(number="15262999", kind="not_found"),
+            ],
+            sso_host="localhost",
+        )
+
+    @classmethod
+    def demo(cls) -> Scenario:
+        """About 20 POs covering every outcome the downloader must handle."""
+        return _demo_scenario()
+
+    @classmethod
+    def bench(
+        cls,
+        n_pos: int = 40,
+        attachments_per_po: int = 2,
+        size: int = 100_000,
+        page_latency_s: float = 0.3,
+    ) -> Scenario:
+        """Uniform POs for throughput measurements; attachment forms rotate through every form."""
+        suppliers = ("Acme GmbH", "Globex Corporation", "Initech", "Umbrella Corp", "Stark Industries")
+        pos = []
+        for i in range(n_pos):
+            attachments = [
+                Attachment(
+                    name=f"PO{30000000 + i}_doc{j + 1}.pdf",
+                    size=size,
+                    form=ATTACHMENT_FORMS[(i * attachments_per_po + j) % len(ATTACHMENT_FORMS)],
+                )
+                for j in range(attachments_per_po)
+            ]
+            pos.append(
+                PurchaseOrder(
+                    number=str(30000000 + i), supplier=suppliers[i % len(suppliers)], attachments=attachments
+                )
+            )
+        return cls(pos=pos, page_latency_s=page_latency_s)
+
+
+# --- JSON plumbing --------------------------------------------------------------------------------
+
+_NESTED: dict[tuple[str, str], type] = {
+    ("Scenario", "pos"): PurchaseOrder,
+    ("PurchaseOrder", "lines"): PoLine,
+    ("PurchaseOrder", "attachments"): Attachment,
+    ("PurchaseOrder", "requisition"): Requisition,
+    ("Requisition", "attachments"): Attachment,
+}
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, Scenario | PurchaseOrder | PoLine | Requisition | Attachment):
+        out: dict[str, Any] = {}
+        for f in fields(value):
+            item = getattr(value, f.name)
+            if f.name == "content":
+                if item is not None:
+                    out["content_base64"] = base64.b64encode(item).decode("ascii")
+                continue
+            out[f.name] = _to_plain(item)
+        return out
+    if isinstance(value, tuple | list):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+def _from_plain(cls: type[Any], data: Mapping[str, Any]) -> Any:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
+    known = {f.name for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if cls is Attachment and key == "content_base64":
+            kwargs["content"] = base64.b64decode(value, validate=True)
+            continue
+        if key not in known:
+            raise ValueError(f"unknown {cls.__name__} key {key!r} (known: {', '.join(sorted(known))})")
+        nested = _NESTED.get((cls.__name__, key))
+        if nested is not None and value is not None:
+            value = (
+                [_from_plain(nested, v) for v in value]
+                if isinstance(value, list)
+                else _from_plain(nested, value)
+            )
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+# --- the demo site --------------------------------------------------------------------------------
+
+
+def _demo_scenario() -> Scenario:
+    po, att, req = PurchaseOrder, Attachment, Requisition
+    awkward = [
+        att("../../etc/passwd.pdf", size=4_000),
+        att("scans/2024\\march.pdf", size=5_000, form="anchor"),
+        att("CON.txt", size=300, form="anchor_download_attr"),
+        att("Übersicht Preise – 2024 (final) 東京.pdf", size=7_000, form="data_url"),
+        att("A" * 180 + " very long attachment name.pdf", size=3_000, form="filename_query"),
+        att('report "final" <v2>: draft?.docx', size=6_000),
+        att("trailing dot. ", size=1_000, form="anchor"),
+    ]
+    return Scenario(
+        pos=[
+            po(
+                "15262984",
+                "Acme GmbH",
+                lines=[PoLine("Industrial valves DN50", 12, 84.5), PoLine("Installation", 1, 950.0)],
+                attachments=[att("quote.pdf", size=120_000), att("example.eml", size=8_000)],
+            ),
+            po(
+                "15262985", "Globex Corporation", attachments=[att("invoice.pdf", size=60_000, form="anchor")]
+            ),
+            po(
+                "15262986",
+                "Initech",
+                attachments=[
+                    att("contract.docx", size=45_000, form="anchor_download_attr"),
+                    att("price list.xlsx", size=30_000, form="data_url"),
+                ],
+            ),
+            po(
+                "15262987",
+                "Umbrella Corp",
+                attachments=[att("site photo.jpg", size=150_000, form="filename_query")],
+            ),
+            po(
+                "15262988",
+                "Acme GmbH",
+                attachments=[
+                    att("drawings.zip", size=250_000, redirect=True),
+                    att("certificate.pdf", size=20_000, form="anchor", redirect=True),
+                ],
+            ),
+            po("15262989", "Stark Industries"),
+            po(
+                "15262990",
+                "Wayne Enterprises",
+                requisition=req("5001234", attachments=[att("approved request.pdf", size=25_000)]),
+            ),
+            po(
+                "15262991",
+                "Globex Corporation",
+                attachments=[
+                    att("quote.pdf", size=11_000),
+                    att("quote.pdf", size=13_000, form="anchor"),
+                ],
+            ),
+            po("15262992", "Müller & Söhne KG", attachments=awkward),
+            po(
+                "15262993",
+                "Slowpoke Logistics",
+                attachments=[att("large scan.pdf", size=400_000, delay_s=3.0)],
+            ),
+            po("15262994", "Flaky Systems", attachments=[att("unstable.pdf", size=40_000, fail_first=1)]),
+            po(
+                "15262995",
+                "Initech",
+                attachments=[
+                    att("terms.pdf", size=9_000, label="=" * 60),
+                    att("mail.msg", size=14_000, label="Please find attached the signed quotation ====="),
+                ],
+            ),
+            po("15262996", kind="not_found"),
+            po("15262997", "Secret Supplies", kind="forbidden"),
+            po(
+                "16895339",
+                "Umbrella Corp",
+                attachments=[att("delivery note.pdf", size=18_000, form="data_url")],
+                requisition=req("5001299", attachments=[att("not needed.pdf", size=2_000)]),
+            ),
+            po(
+                "16895340",
+                "Acme GmbH",
+                attachments=[att("order confirmation.pdf", size=33_000, form="anchor")],
+            ),
+            po(
+                "16895341",
+                "Stark Industries",
+                attachments=[
+                    att("specs.pdf", size=21_000, form="filename_query"),
+                    att("picture.png", size=64_000, form="anchor_download_attr"),
+                    att("notes.txt", content=b"Deliver to gate 4, ask for Ms. Jensen.\n", form="button_span"),
+                ],
+            ),
+            po("16895342", "Wayne Enterprises", requisition=req("5001300")),
+            po("16895343", "Globex Corporation", attachments=[att("empty.pdf", size=0)]),
+            po(
+                "16895344",
+                "Acme GmbH",
+                attachments=[att("archive.zip", size=90_000, redirect=True, form="data_url")],
+            ),
+        ],
+        sso_host="localhost",
+    )

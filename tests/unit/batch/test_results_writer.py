@@ -1,0 +1,311 @@
+"""results.csv, results.xlsx, run-summary.json: content, order, encoding, safe cells, atomic writes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from coupadl.batch.input import POList, read_po_list
+from coupadl.batch.progress import POOutcome, POProgress, ProgressStore
+from coupadl.batch.results import (
+    RESULT_COLUMNS,
+    result_rows,
+    tally,
+    write_results,
+    write_run_summary,
+)
+from coupadl.coupa.po import POStatus
+
+BASE = "https://acme.coupahost.com"
+
+
+def _csv_input(tmp_path: Path, text: str, delimiter: str = ",") -> POList:
+    path = tmp_path / "pos.csv"
+    path.write_text(text.replace(",", delimiter), encoding="utf-8")
+    return read_po_list(path)
+
+
+def _progress(tmp_path: Path, po_list: POList, outcomes: dict[str, POOutcome]) -> dict[str, POProgress]:
+    with ProgressStore.open(tmp_path / "state", po_list.fingerprint) as store:
+        store.register(po_list.pos)
+        for po in po_list.pos:
+            if po.digits in outcomes:
+                store.mark_started(po, outcomes[po.digits].worker or "A")
+                store.record(po, outcomes[po.digits])
+        return store.all()
+
+
+def _read_csv(path: Path, delimiter: str = ",") -> list[list[str]]:
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM for Excel
+    return list(csv.reader(io.StringIO(raw[3:].decode("utf-8"), newline=""), delimiter=delimiter))
+
+
+INPUT = (
+    "Row,PO_NUMBER,Note\n"
+    "1,PO100001,first\n"
+    '2,garbage,=HYPERLINK("x")\n'
+    "3,PM100002,\n"
+    "4,100001,dup\n"
+    "5,PO100003,never reached\n"
+    "6,,empty\n"
+)
+
+
+def _outcomes() -> dict[str, POOutcome]:
+    return {
+        "100001": POOutcome(
+            status=POStatus.COMPLETED,
+            supplier="=cmd|' /C calc'!A0",
+            attachments_found=2,
+            attachments_downloaded=2,
+            attachment_names=["a.pdf", "@b.pdf"],
+            download_folder="/out/S/PO100001",
+            coupa_url=f"{BASE}/order_headers/100001",
+            worker="B",
+        ),
+        "100002": POOutcome(
+            status=POStatus.FAILED,
+            supplier="Müller GmbH",
+            coupa_url=f"{BASE}/order_headers/100002",
+            worker="A",
+            error_message="-page timed out",
+        ),
+    }
+
+
+def test_results_csv_content_and_order(tmp_path: Path) -> None:
+    po_list = _csv_input(tmp_path, INPUT)
+    progress = _progress(tmp_path, po_list, _outcomes())
+    out = tmp_path / "out"
+
+    written = write_results(out, po_list, progress, base_url=BASE)
+
+    assert written == [out / "results.csv"]
+    rows = _read_csv(out / "results.csv")
+    assert rows[0] == ["Row", "PO_NUMBER", "Note", *RESULT_COLUMNS]
+    by_column = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    assert [r["Row"] for r in by_column] == ["1", "2", "3", "4", "5", "6"]
+    assert [r["STATUS"] for r in by_column] == [
+        "COMPLETED",
+        "INVALID_PO",
+        "FAILED",
+        "COMPLETED",  # the duplicate shows its PO's result
+        "PENDING",
+        "INVALID_PO",
+    ]
+    first, invalid, failed, dup, pending, empty = by_column
+    # server text that looks like a formula is neutralised...
+    assert first["SUPPLIER"] == "'=cmd|' /C calc'!A0"
+    assert first["ATTACHMENT_NAMES"] == "a.pdf;@b.pdf"  # only a cell's first character matters to Excel
+    assert failed["ERROR_MESSAGE"] == "'-page timed out"
+    # ...the operator's own cells never are
+    assert invalid["Note"] == '=HYPERLINK("x")'
+    assert first["ATTACHMENTS_FOUND"] == "2"
+    assert first["ATTACHMENTS_DOWNLOADED"] == "2"
+    assert first["DOWNLOAD_FOLDER"] == "/out/S/PO100001"
+    assert first["COUPA_URL"] == f"{BASE}/order_headers/100001"
+    assert first["ATTEMPTS"] == "1"
+    assert first["WORKER"] == "B"
+    assert first["LAST_PROCESSED"].endswith("Z")
+    assert datetime.fromisoformat(first["LAST_PROCESSED"]).tzinfo == UTC
+    assert dup == {**first, "Row": "4", "PO_NUMBER": "100001", "Note": "dup"}
+    assert failed["SUPPLIER"] == "Müller GmbH"
+    assert "not a PO number" in invalid["ERROR_MESSAGE"]
+    assert invalid["COUPA_URL"] == ""
+    assert "no value" in empty["ERROR_MESSAGE"]
+    assert pending["COUPA_URL"] == f"{BASE}/order_headers/100003"
+    assert (pending["ATTEMPTS"], pending["LAST_PROCESSED"], pending["ERROR_MESSAGE"]) == ("0", "", "")
+
+
+def test_attachment_names_are_semicolon_separated(tmp_path: Path) -> None:
+    po_list = _csv_input(tmp_path, "PO_NUMBER\nPO100001\n")
+    progress = _progress(
+        tmp_path,
+        po_list,
+        {"100001": POOutcome(status=POStatus.COMPLETED, attachment_names=["a.pdf", "b (2).pdf", "c.eml"])},
+    )
+    write_results(tmp_path, po_list, progress)
+    rows = _read_csv(tmp_path / "results.csv")
+    assert rows[1][rows[0].index("ATTACHMENT_NAMES")] == "a.pdf;b (2).pdf;c.eml"
+
+
+@pytest.mark.parametrize("first", ["=x.pdf", "+x.pdf", "-x.pdf", "@x.pdf"])
+def test_names_starting_like_a_formula_are_neutralised(tmp_path: Path, first: str) -> None:
+    po_list = _csv_input(tmp_path, "PO_NUMBER\nPO100001\n")
+    outcome = POOutcome(status=POStatus.COMPLETED, attachment_names=[first, "b.pdf"], supplier=first)
+    header, rows = result_rows(po_list, _progress(tmp_path, po_list, {"100001": outcome}))
+    assert rows[0][header.index("ATTACHMENT_NAMES")] == f"'{first};b.pdf"
+    assert rows[0][header.index("SUPPLIER")] == f"'{first}"
+
+
+def test_semicolon_input_gives_semicolon_results(tmp_path: Path) -> None:
+    po_list = _csv_input(tmp_path, "PO_NUMBER,Supplier name\nPO100001,A\n", delimiter=";")
+    write_results(tmp_path / "out", po_list, {})
+    rows = _read_csv(tmp_path / "out" / "results.csv", delimiter=";")
+    assert rows[0][:3] == ["PO_NUMBER", "Supplier name", "STATUS"]
+    assert rows[1][:3] == ["PO100001", "A", "PENDING"]
+
+
+def test_nothing_processed_is_all_pending(tmp_path: Path) -> None:
+    po_list = _csv_input(tmp_path, "PO_NUMBER\nPO100001\nPO100002\n")
+    header, rows = result_rows(po_list, {})
+    status = header.index("STATUS")
+    assert [row[status] for row in rows] == ["PENDING", "PENDING"]
+
+
+def test_stale_result_columns_of_a_fed_back_results_file_are_replaced(tmp_path: Path) -> None:
+    po_list = _csv_input(tmp_path, "PO_NUMBER,Note,STATUS,worker\nPO100001,keep,FAILED,A\n")
+    header, rows = result_rows(po_list, {})
+    assert header == ["PO_NUMBER", "Note", *RESULT_COLUMNS]
+    assert rows[0][:3] == ["PO100001", "keep", "PENDING"]
+
+
+def test_results_xlsx_for_xlsx_input(tmp_path: Path) -> None:
+    source = tmp_path / "pos.xlsx"
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "PO_Data"
+    sheet.append(["PO_NUMBER", "Note"])
+    sheet.append(["PO100001", "=1+1 typed as text"])
+    sheet.append([100002, None])
+    sheet.append(["bad", "x"])
+    # openpyxl would store "=1+1..." as a formula; make it a plain string like a typed cell.
+    sheet["B2"].data_type = "s"
+    workbook.save(source)
+    po_list = read_po_list(source)
+    progress = _progress(tmp_path, po_list, _outcomes())
+    out = tmp_path / "out"
+
+    written = write_results(out, po_list, progress)
+
+    assert written == [out / "results.csv", out / "results.xlsx"]
+    result = openpyxl.load_workbook(out / "results.xlsx")
+    assert result.sheetnames == ["PO_Data"]
+    cells = list(result["PO_Data"].iter_rows())
+    values = [[c.value for c in row] for row in cells]
+    assert values[0] == ["PO_NUMBER", "Note", *RESULT_COLUMNS]
+    header = values[0]
+    assert [row[0] for row in values[1:]] == ["PO100001", "100002", "bad"]
+    assert [row[header.index("STATUS")] for row in values[1:]] == ["COMPLETED", "FAILED", "INVALID_PO"]
+    assert values[1][1] == "=1+1 typed as text"
+    assert cells[1][1].data_type == "s"  # still text, not a formula
+    supplier = cells[1][header.index("SUPPLIER")]
+    assert supplier.value == "'=cmd|' /C calc'!A0"
+    assert supplier.data_type == "s"
+    assert values[1][header.index("ATTACHMENTS_FOUND")] == 2
+    # the file can be given back as input
+    again = read_po_list(out / "results.xlsx")
+    assert [po.digits for po in again.pos] == ["100001", "100002"]
+
+
+def test_csv_input_writes_no_xlsx(tmp_path: Path) -> None:
+    po_list = _csv_input(tmp_path, "PO_NUMBER\nPO100001\n")
+    write_results(tmp_path / "out", po_list, {})
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["results.csv"]
+
+
+def test_rewrite_replaces_and_leaves_no_temp_files(tmp_path: Path) -> None:
+    po_list = _csv_input(tmp_path, "PO_NUMBER\nPO100001\n")
+    out = tmp_path / "out"
+    write_results(out, po_list, {})
+    progress = _progress(tmp_path, po_list, {"100001": POOutcome(status=POStatus.NO_ATTACHMENTS)})
+    write_results(out, po_list, progress)
+    write_run_summary(out, started_at=datetime.now(UTC), finished_at=None, totals={}, workers=[])
+    assert sorted(p.name for p in out.iterdir()) == ["results.csv", "run-summary.json"]
+    assert _read_csv(out / "results.csv")[1][1] == "NO_ATTACHMENTS"
+
+
+def test_failed_write_keeps_the_old_file_and_no_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    po_list = _csv_input(tmp_path, "PO_NUMBER\nPO100001\n")
+    out = tmp_path / "out"
+    write_results(out, po_list, {})
+    before = (out / "results.csv").read_bytes()
+
+    def explode(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", explode)
+    progress = _progress(tmp_path, po_list, {"100001": POOutcome(status=POStatus.COMPLETED)})
+    with pytest.raises(OSError, match="No space"):
+        write_results(out, po_list, progress)
+    assert (out / "results.csv").read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["results.csv"]
+
+
+def test_file_held_open_elsewhere_gets_a_sibling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    po_list = _csv_input(tmp_path, "PO_NUMBER\nPO100001\n")
+    out = tmp_path / "out"
+    write_results(out, po_list, {})
+    real_replace = Path.replace
+
+    def refuse_results(self: Path, target: Path) -> Path:
+        if Path(target).name == "results.csv":
+            raise PermissionError(13, "The process cannot access the file")
+        return real_replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", refuse_results)
+    (written,) = write_results(out, po_list, {})
+    assert written.name.startswith("results-") and written.suffix == ".csv"
+    assert {p.name for p in out.iterdir()} == {"results.csv", written.name}
+
+
+def test_tally_counts_each_po_once(tmp_path: Path) -> None:
+    po_list = _csv_input(tmp_path, INPUT)
+    progress = _progress(tmp_path, po_list, _outcomes())
+    totals = tally(po_list, progress)
+    assert list(totals) == [s.value for s in POStatus]
+    assert totals == {
+        "COMPLETED": 1,
+        "PARTIAL": 0,
+        "NO_ATTACHMENTS": 0,
+        "PO_NOT_FOUND": 0,
+        "INVALID_PO": 2,
+        "FAILED": 1,
+        "PENDING": 1,
+    }
+
+
+def test_run_summary(tmp_path: Path) -> None:
+    po_list = _csv_input(tmp_path, INPUT)
+    totals = tally(po_list, _progress(tmp_path, po_list, _outcomes()))
+    worker = {
+        "worker_id": "A",
+        "profile_type": "base",
+        "profile_path": Path("/p"),
+        "verification": {"status": "success", "methods": {}, "retry_count": 0},
+        "remediations": [],
+        "processed": 2,
+        "restarts": 0,
+    }
+    path = write_run_summary(
+        tmp_path / "out",
+        started_at=datetime(2025, 3, 1, 9, 0, tzinfo=UTC),
+        finished_at=datetime(2025, 3, 1, 10, 0, tzinfo=UTC),
+        totals=totals,
+        workers=[worker],
+        extra={"input": "pos.csv", "started_at": "must not win"},
+    )
+    assert path == tmp_path / "out" / "run-summary.json"
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    assert summary["started_at"] == "2025-03-01T09:00:00Z"
+    assert summary["finished_at"] == "2025-03-01T10:00:00Z"
+    assert summary["totals"] == totals
+    assert summary["workers"] == [{**worker, "profile_path": "/p"}]
+    assert summary["input"] == "pos.csv"
+
+
+def test_run_summary_while_running(tmp_path: Path) -> None:
+    path = write_run_summary(
+        tmp_path, started_at=datetime.now(UTC), finished_at=None, totals={"PENDING": 3}, workers=[]
+    )
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    assert summary["finished_at"] is None
+    assert summary["totals"] == {"PENDING": 3}
