@@ -45,6 +45,16 @@ def _short_dir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
 
 
+def _remove_tree(path: Path, timeout: float = 5.0) -> None:
+    """Remove `path`, retrying while Chromium's helpers (alive 1-2 s after quit) still write into it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists() or time.monotonic() > deadline:
+            return
+        time.sleep(0.1)
+
+
 def copy_profile(source: Path, target: Path) -> Path:
     """Copy a closed user-data-dir without caches and lock files; returns `target`."""
     shutil.copytree(source, target, ignore=_PROFILE_COPY_SKIP, symlinks=True)
@@ -76,12 +86,15 @@ def short_tmp() -> Iterator[Path]:
     try:
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        _remove_tree(path)
 
 
 @pytest.fixture
-def driver_factory(launch_config: LaunchConfig) -> Iterator[DriverFactory]:
-    """`driver_factory(user_data_dir, profile_name="Default")` starts a browser; every one is quit after."""
+def driver_factory(launch_config: LaunchConfig, short_tmp: Path) -> Iterator[DriverFactory]:
+    """`driver_factory(user_data_dir, profile_name="Default")` starts a browser; every one is quit after.
+
+    Depends on `short_tmp` only so that pytest quits the browsers before it removes that folder.
+    """
     drivers: list[ChromiumDriver] = []
 
     def start(user_data_dir: Path, profile_name: str = "Default") -> ChromiumDriver:
@@ -137,7 +150,7 @@ def signed_in_profile(launch_config: LaunchConfig) -> Iterator[Path]:
             sign_in_profile(launch_config, root / "u", server.base_url)
         yield root / "u"
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        _remove_tree(root)
 
 
 @pytest.fixture

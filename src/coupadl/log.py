@@ -10,11 +10,13 @@ import logging
 import re
 from collections.abc import MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import structlog
 
-__all__ = ["bind", "configure_logging", "get_logger", "redact"]
+__all__ = ["bind", "close_logging", "configure_logging", "get_logger", "redact"]
+
+_log_file: IO[str] | None = None  # this process's log file, closed on reconfigure or exit
 
 _SECRET_KEYS = re.compile(r"cookie|token|password|secret|authorization|session_id|sessionid", re.IGNORECASE)
 _SECRET_IN_TEXT = re.compile(r"(?i)((?:cookie|token|password|secret|session)[\w-]*[=:]\s*)([^\s;,&]+)")
@@ -39,11 +41,14 @@ def _redact_processor(
 
 def configure_logging(log_file: Path | None, *, worker: str = "main", level: int = logging.INFO) -> None:
     """Send this process's structured logs to `log_file` as JSON lines (nowhere when None)."""
+    global _log_file
+    close_logging()
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(worker=worker)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        factory: Any = structlog.WriteLoggerFactory(file=log_file.open("a", encoding="utf-8", buffering=1))
+        _log_file = log_file.open("a", encoding="utf-8", buffering=1)
+        factory: Any = structlog.WriteLoggerFactory(file=_log_file)
     else:
         factory = structlog.ReturnLoggerFactory()
     structlog.configure(
@@ -59,6 +64,15 @@ def configure_logging(log_file: Path | None, *, worker: str = "main", level: int
         logger_factory=factory,
         cache_logger_on_first_use=False,
     )
+
+
+def close_logging() -> None:
+    """Close this process's log file (logging goes nowhere until configured again)."""
+    global _log_file
+    if _log_file is not None:
+        structlog.configure(logger_factory=structlog.ReturnLoggerFactory())
+        _log_file.close()
+        _log_file = None
 
 
 def get_logger(name: str = "coupadl") -> Any:

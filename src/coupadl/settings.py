@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -24,7 +24,7 @@ MIN_WORKERS = 1
 MAX_WORKERS = 8
 
 
-class BrowserKind(str, Enum):
+class BrowserKind(StrEnum):
     """Which Chromium-family browser drives the windows."""
 
     EDGE = "edge"
@@ -32,7 +32,7 @@ class BrowserKind(str, Enum):
     CHROMIUM = "chromium"
 
 
-class ProfilePolicy(str, Enum):
+class ProfilePolicy(StrEnum):
     """Which windows run on the base profile itself."""
 
     BASE_FIRST = "base-first"  # window A on the base, B..N on clones
@@ -116,7 +116,9 @@ class Settings(BaseSettings):
     def require_base_url(self) -> str:
         """The base URL, or a `ConfigError` naming the three ways to give it."""
         if not self.base_url:
-            raise ConfigError("no Coupa address: give --base-url URL (or COUPADL_BASE_URL, or base_url in --config)")
+            raise ConfigError(
+                "no Coupa address: give --base-url URL (or COUPADL_BASE_URL, or base_url in --config)"
+            )
         return self.base_url
 
 

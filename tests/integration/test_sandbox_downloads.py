@@ -131,7 +131,7 @@ def test_a_slow_file_is_partial_first_then_complete(
     sandbox_factory: Any, signed_in_driver: ChromiumDriver, downloads: Any
 ) -> None:
     server = sandbox_factory(
-        Scenario(pos=[PurchaseOrder(PO, attachments=[Attachment("slow.pdf", 200_000, delay_s=1.5)])])
+        Scenario(pos=[PurchaseOrder(PO, attachments=[Attachment("slow.pdf", 200_000, delay_s=1.0)])])
     )
     (served,) = server.files()
     folder = downloads.route(signed_in_driver)
@@ -142,7 +142,7 @@ def test_a_slow_file_is_partial_first_then_complete(
         assert time.monotonic() < deadline, "no partial download appeared"
         time.sleep(0.05)
     (saved,) = downloads.wait(folder)
-    assert time.monotonic() - started >= 1.3
+    assert time.monotonic() - started >= 0.9
     assert _sha(saved) == served.sha256
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -23,7 +24,7 @@ def _supplier(driver: ChromiumDriver) -> str:
 
 
 def test_signed_out_browser_goes_through_the_sso_hop_to_the_sign_in_form(
-    sandbox: SandboxServer, driver_factory, short_tmp: Path
+    sandbox: SandboxServer, driver_factory: Any, short_tmp: Path
 ) -> None:
     driver = driver_factory(short_tmp / "blank")
     driver.get(sandbox.po_url(PO))
@@ -67,7 +68,7 @@ def test_the_signed_in_profile_reaches_a_po_page_on_another_instance_without_red
 
 
 def test_sessions_expire_after_n_views_and_on_demand_per_instance(
-    sandbox_factory, signed_in_driver: ChromiumDriver
+    sandbox_factory: Any, signed_in_driver: ChromiumDriver
 ) -> None:
     limited = sandbox_factory(Scenario(pos=[PurchaseOrder(PO, "Acme GmbH")], expire_after_views=2))
     other = sandbox_factory(Scenario(pos=[PurchaseOrder(PO, "Acme GmbH")]))

@@ -40,7 +40,9 @@ class Executables:
     driver: Path
 
 
-def browser_candidates(kind: BrowserKind, platform: str = sys.platform, env: dict[str, str] | None = None) -> list[Path]:
+def browser_candidates(
+    kind: BrowserKind, platform: str = sys.platform, env: dict[str, str] | None = None
+) -> list[Path]:
     """Standard install places of `kind` on `platform`, most likely first (PATH is searched separately)."""
     env = dict(os.environ) if env is None else env
     if platform == "win32":
@@ -66,14 +68,19 @@ def browser_candidates(kind: BrowserKind, platform: str = sys.platform, env: dic
     }[kind]
 
 
-def driver_candidates(kind: BrowserKind, platform: str = sys.platform, env: dict[str, str] | None = None) -> list[Path]:
+def driver_candidates(
+    kind: BrowserKind, platform: str = sys.platform, env: dict[str, str] | None = None
+) -> list[Path]:
     """Standard places of the driver for `kind` (PATH is searched separately)."""
     env = dict(os.environ) if env is None else env
     name = _DRIVER_NAMES[kind][0] + (".exe" if platform == "win32" else "")
     places: list[Path] = []
     if platform == "win32" and kind is BrowserKind.EDGE:
-        places += [Path(r) / r"Microsoft\Edge\Application" / name for r in
-                   (env.get("PROGRAMFILES(X86)"), env.get("PROGRAMFILES")) if r]
+        places += [
+            Path(r) / r"Microsoft\Edge\Application" / name
+            for r in (env.get("PROGRAMFILES(X86)"), env.get("PROGRAMFILES"))
+            if r
+        ]
     if platform not in ("win32", "darwin"):
         places.append(Path("/usr/bin") / name)
     places.append(Path("/usr/local/bin") / name)
@@ -92,7 +99,7 @@ def _first_existing(paths: list[Path], names: tuple[str, ...]) -> Path | None:
 
 
 def major_version(executable: Path) -> int | None:
-    """Major version printed by `executable --version`, or None when it prints none (e.g. msedge on Windows)."""
+    """Major version printed by `executable --version`; None when it prints none (msedge on Windows)."""
     try:
         out = subprocess.run(
             [str(executable), "--version"], capture_output=True, text=True, timeout=15, check=False
@@ -113,7 +120,11 @@ def find_executables(
         raise BrowserNotFoundError(f"--driver {driver} does not exist")
     found_binary = binary or _first_existing(browser_candidates(kind), _PATH_NAMES[kind])
     if found_binary is None:
-        others = [k.value for k in BrowserKind if k is not kind and _first_existing(browser_candidates(k), _PATH_NAMES[k])]
+        others = [
+            k.value
+            for k in BrowserKind
+            if k is not kind and _first_existing(browser_candidates(k), _PATH_NAMES[k])
+        ]
         hint = f"; found {', '.join(others)}: try --browser {others[0]}" if others else ""
         raise BrowserNotFoundError(f"no {kind.value} browser found (give --browser-binary PATH){hint}")
     found_driver = driver or _first_existing(driver_candidates(kind), _DRIVER_NAMES[kind])

@@ -57,7 +57,9 @@ def _base_arguments(config: LaunchConfig) -> list[str]:
 def build_options(config: LaunchConfig, user_data_dir: Path, profile_name: str) -> ChromiumOptions:
     """Options putting a window on `user_data_dir/profile_name`, opening on about:blank."""
     options: ChromiumOptions = (
-        webdriver.EdgeOptions() if config.executables.browser is BrowserKind.EDGE else webdriver.ChromeOptions()
+        webdriver.EdgeOptions()
+        if config.executables.browser is BrowserKind.EDGE
+        else webdriver.ChromeOptions()
     )
     options.binary_location = str(config.executables.binary)
     for arg in _base_arguments(config):
@@ -66,7 +68,9 @@ def build_options(config: LaunchConfig, user_data_dir: Path, profile_name: str) 
     options.add_argument(f"--profile-directory={profile_name}")
     # The driver's defaults would hide the cookies of a profile made by a normal browser start; leaving them
     # out makes every window read cookies exactly as the operator's browser does.
-    options.add_experimental_option("excludeSwitches", ["password-store", "use-mock-keychain", "enable-automation"])
+    options.add_experimental_option(
+        "excludeSwitches", ["password-store", "use-mock-keychain", "enable-automation"]
+    )
     options.add_experimental_option(
         "prefs",
         {
@@ -97,7 +101,7 @@ def start_driver(config: LaunchConfig, user_data_dir: Path, profile_name: str = 
         else:
             service = webdriver.ChromeService(executable_path=driver_path)
             driver = webdriver.Chrome(options=options, service=service)  # type: ignore[arg-type]
-    except Exception as exc:  # noqa: BLE001 - translated into our hierarchy at this one boundary
+    except Exception as exc:
         raise translate_start_error(exc, user_data_dir) from exc
     driver.set_page_load_timeout(config.page_load_timeout)
     return driver

@@ -7,11 +7,12 @@ Every Selenium call goes through `_call`, which translates Selenium's errors at 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,7 +30,7 @@ __all__ = ["BrowserSession", "SessionState", "Tab", "TabStatus"]
 T = TypeVar("T")
 
 
-class SessionState(str, Enum):
+class SessionState(StrEnum):
     """`BrowserSession` lifecycle: INITIALIZING → AUTHENTICATED → ACTIVE → CLOSING → CLOSED;
     ERROR → RECOVERING → ACTIVE on recovery."""
 
@@ -43,18 +44,21 @@ class SessionState(str, Enum):
 
 
 _SESSION_TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
-    SessionState.INITIALIZING: frozenset({SessionState.AUTHENTICATED, SessionState.ERROR, SessionState.CLOSING}),
+    SessionState.INITIALIZING: frozenset(
+        {SessionState.AUTHENTICATED, SessionState.ERROR, SessionState.CLOSING}
+    ),
     SessionState.AUTHENTICATED: frozenset({SessionState.ACTIVE, SessionState.ERROR, SessionState.CLOSING}),
     SessionState.ACTIVE: frozenset({SessionState.ERROR, SessionState.CLOSING}),
     SessionState.ERROR: frozenset({SessionState.RECOVERING, SessionState.CLOSING}),
-    SessionState.RECOVERING: frozenset({SessionState.ACTIVE, SessionState.AUTHENTICATED, SessionState.ERROR,
-                                        SessionState.CLOSING}),
+    SessionState.RECOVERING: frozenset(
+        {SessionState.ACTIVE, SessionState.AUTHENTICATED, SessionState.ERROR, SessionState.CLOSING}
+    ),
     SessionState.CLOSING: frozenset({SessionState.CLOSED}),
     SessionState.CLOSED: frozenset(),
 }
 
 
-class TabStatus(str, Enum):
+class TabStatus(StrEnum):
     """`Tab` lifecycle: OPENING → LOADING → PROCESSING → COMPLETED → CLOSING → CLOSED; ERROR → FAILED."""
 
     OPENING = "opening"
@@ -84,11 +88,15 @@ class BrowserSession:
         browser_pid, driver_pid = capability_pids(driver)
         self.browser_process = TrackedProcess.of(browser_pid, "browser")
         self.driver_process = TrackedProcess.of(driver_pid, "driver")
-        self.main_window_handle: str = self._call("read the main window", lambda: driver.current_window_handle)
+        self.main_window_handle: str = self._call(
+            "read the main window", lambda: driver.current_window_handle
+        )
         self.set_download_dir(download_dir)
 
     @classmethod
-    def start(cls, launch: LaunchConfig, user_data_dir: Path, profile_name: str, download_dir: Path) -> BrowserSession:
+    def start(
+        cls, launch: LaunchConfig, user_data_dir: Path, profile_name: str, download_dir: Path
+    ) -> BrowserSession:
         """Launch a browser on `user_data_dir/profile_name` and wrap it. Raises `BrowserStartError`."""
         download_dir.mkdir(parents=True, exist_ok=True)
         driver = start_driver(launch, user_data_dir, profile_name)
@@ -98,7 +106,7 @@ class BrowserSession:
             _quit_quietly(driver)
             raise
 
-    # --- facts about the running browser ------------------------------------------------------------------
+    # --- facts about the running browser ----------------------------------------------------------
 
     @property
     def tracked_processes(self) -> list[TrackedProcess]:
@@ -116,7 +124,9 @@ class BrowserSession:
 
     def is_alive(self) -> bool:
         """True when the browser answers a cheap command and its processes are running."""
-        if self.state is SessionState.CLOSED or len(alive(self.tracked_processes)) < len(self.tracked_processes):
+        if self.state is SessionState.CLOSED or len(alive(self.tracked_processes)) < len(
+            self.tracked_processes
+        ):
             return False
         try:
             self._call("check the browser", lambda: self._driver.window_handles)
@@ -132,7 +142,7 @@ class BrowserSession:
             raise ValueError(f"session cannot go from {self.state.value} to {new.value}")
         self.state = new
 
-    # --- commands ---------------------------------------------------------------------------------------------
+    # --- commands ---------------------------------------------------------------------------------
 
     def _call(self, action: str, fn: Callable[[], T]) -> T:
         try:
@@ -158,12 +168,16 @@ class BrowserSession:
     def current_page(self) -> tuple[str, bool]:
         """(address of the focused tab, whether the page shows a password form)."""
         final = self._call("read the address", lambda: self._driver.current_url)
-        has_form = bool(self._call("look for a sign-in form", lambda: self._driver.execute_script(SIGNIN_PROBE_JS)))
+        has_form = bool(
+            self._call("look for a sign-in form", lambda: self._driver.execute_script(SIGNIN_PROBE_JS))
+        )
         return str(final), has_form
 
     def load_in_main_window(self, url: str, timeout: float, *, reload: bool = False) -> tuple[str, bool]:
         """Open `url` (or reload the page already open) in the main window; return `current_page()`."""
-        self._call("switch to the main window", lambda: self._driver.switch_to.window(self.main_window_handle))
+        self._call(
+            "switch to the main window", lambda: self._driver.switch_to.window(self.main_window_handle)
+        )
         self._call("set the page timeout", lambda: self._driver.set_page_load_timeout(timeout))
         if reload:
             self._call("reload", self._driver.refresh)
@@ -177,7 +191,11 @@ class BrowserSession:
         driver = self._driver
         # Raw W3C commands: "new window" returns the handle and "close" the remaining handles, which saves
         # three round trips per task over the convenience wrappers.
-        handle = str(self._call("open a tab", lambda: driver.execute(Command.NEW_WINDOW, {"type": "tab"}))["value"]["handle"])
+        handle = str(
+            self._call("open a tab", lambda: driver.execute(Command.NEW_WINDOW, {"type": "tab"}))["value"][
+                "handle"
+            ]
+        )
         self._call("switch to the tab", lambda: driver.switch_to.window(handle))
         tab = Tab(self, handle, task_id, po_number)
         self.active_tabs[task_id] = handle
@@ -200,9 +218,13 @@ class BrowserSession:
         remaining = self._call("close a tab", lambda: driver.execute(Command.CLOSE))["value"] or []
         for other in remaining:
             if other != self.main_window_handle:
-                self._call("switch tab", lambda h=other: driver.switch_to.window(h))
-                self._call("close a tab", lambda: driver.execute(Command.CLOSE))
+                self._close_other_tab(str(other))
         self._call("switch to the main window", lambda: driver.switch_to.window(self.main_window_handle))
+
+    def _close_other_tab(self, handle: str) -> None:
+        driver = self._driver
+        self._call("switch tab", lambda: driver.switch_to.window(handle))
+        self._call("close a tab", lambda: driver.execute(Command.CLOSE))
 
     def open_tab_count(self) -> int:
         """How many tabs the browser has open (the main window included)."""
@@ -247,8 +269,8 @@ class Tab:
     def get(self, url: str, timeout: float | None = None) -> str:
         """Open `url` in this tab and return where the browser ended up (after redirects)."""
         self.status = TabStatus.LOADING
-        driver = self.session._driver  # noqa: SLF001
-        call = self.session._call  # noqa: SLF001
+        driver = self.session._driver
+        call = self.session._call
         if timeout is not None:
             call("set the page timeout", lambda: driver.set_page_load_timeout(timeout))
         call(f"open {url}", lambda: driver.get(url))
@@ -258,18 +280,18 @@ class Tab:
     @property
     def current_url(self) -> str:
         """The tab's address now."""
-        driver = self.session._driver  # noqa: SLF001
-        return str(self.session._call("read the address", lambda: driver.current_url))  # noqa: SLF001
+        driver = self.session._driver
+        return str(self.session._call("read the address", lambda: driver.current_url))
 
     def run_js(self, script: str, *args: Any) -> Any:
         """Run `script` in the page (a function body; use `return`)."""
-        driver = self.session._driver  # noqa: SLF001
-        return self.session._call("run a page script", lambda: driver.execute_script(script, *args))  # noqa: SLF001
+        driver = self.session._driver
+        return self.session._call("run a page script", lambda: driver.execute_script(script, *args))
 
     def run_async_js(self, script: str, *args: Any, timeout: float = 30.0) -> Any:
         """Run asynchronous `script`; it calls `arguments[arguments.length - 1](result)` when done."""
-        driver = self.session._driver  # noqa: SLF001
-        call = self.session._call  # noqa: SLF001
+        driver = self.session._driver
+        call = self.session._call
         call("set the script timeout", lambda: driver.set_script_timeout(timeout))
         return call("run a page script", lambda: driver.execute_async_script(script, *args))
 
@@ -279,8 +301,5 @@ class Tab:
 
 
 def _quit_quietly(driver: ChromiumDriver) -> None:
-    try:
-        driver.quit()
-    except (SeleniumError, OSError, ConnectionError):
-        pass  # the processes are ended by PID afterwards
-
+    with contextlib.suppress(SeleniumError, OSError, ConnectionError):
+        driver.quit()  # if it fails, the processes are ended by PID afterwards

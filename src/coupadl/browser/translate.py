@@ -44,7 +44,9 @@ def _first_line(exc: BaseException) -> str:
 def translate_start_error(exc: BaseException, user_data_dir: Path) -> CoupadlError:
     """Explain why a browser did not start, in one line an operator can act on."""
     text = str(getattr(exc, "msg", None) or exc)
-    version = re.search(r"only supports (?:Chrome|Microsoft Edge|MSEdge) version (\d+).*?version is (\d+)", text, re.S)
+    version = re.search(
+        r"only supports (?:Chrome|Microsoft Edge|MSEdge) version (\d+).*?version is (\d+)", text, re.S
+    )
     if version:
         return DriverMismatchError(
             f"the driver supports browser version {version.group(1)} but the browser is {version.group(2)}: "
@@ -53,7 +55,8 @@ def translate_start_error(exc: BaseException, user_data_dir: Path) -> CoupadlErr
     if "DevToolsActivePort" in text:
         return DefaultProfileRefusedError(
             f"the browser refuses remote control on {user_data_dir}, its own default profile folder: "
-            "sign in once with `coupadl login` (a profile owned by coupadl) or use --profile-policy all-clones"
+            "sign in once with `coupadl login` (a profile owned by coupadl), "
+            "or use --profile-policy all-clones"
         )
     if isinstance(exc, SessionNotCreatedException) or "session not created" in text:
         return BrowserStartError(

@@ -1,4 +1,4 @@
-"""Prove a window runs on the intended, signed-in profile (spec 003 VM-001, VM-002; VM-003 comes from profiles).
+"""Prove a window runs on the intended, signed-in profile (spec 003 VM-001, VM-002; VM-003: profiles).
 
 Each method records its own status, duration and what it saw, so a failure tells the operator why.
 """
@@ -27,8 +27,9 @@ __all__ = ["check_authentication", "check_capability", "same_path", "verify_wind
 
 def same_path(a: str | Path, b: str | Path) -> bool:
     """True if `a` and `b` name the same folder once links, `..` and (on Windows/macOS) case are resolved."""
+
     def norm(p: str | Path) -> str:
-        return os.path.normcase(os.path.realpath(os.path.expanduser(str(p))))
+        return os.path.normcase(os.path.realpath(Path(p).expanduser()))
 
     return norm(a) == norm(b)
 
@@ -42,11 +43,16 @@ def check_capability(session: BrowserSession, profile: WorkerProfile) -> MethodR
     elif same_path(reported, profile.profile_path):
         status, detail = VerificationStatus.SUCCESS, f"driver reports {reported}"
     else:
-        status, detail = VerificationStatus.FAILED, f"driver reports {reported}, expected {profile.profile_path}"
+        status, detail = (
+            VerificationStatus.FAILED,
+            f"driver reports {reported}, expected {profile.profile_path}",
+        )
     return MethodResult(status, time.monotonic() - started, detail)
 
 
-def check_authentication(session: BrowserSession, url: str, timeout: float, *, reload: bool = False) -> MethodResult:
+def check_authentication(
+    session: BrowserSession, url: str, timeout: float, *, reload: bool = False
+) -> MethodResult:
     """VM-001: `url` (an authenticated page) is reached without any redirect to sign-in or SSO."""
     started = time.monotonic()
     try:
@@ -59,8 +65,11 @@ def check_authentication(session: BrowserSession, url: str, timeout: float, *, r
         return MethodResult(status, time.monotonic() - started, f"{url}: {exc}")
     redirect = signin_redirect(url, final, has_password_form=has_form)
     if redirect:
-        return MethodResult(VerificationStatus.FAILED, time.monotonic() - started,
-                            f"redirected to {redirect} (signed out: run `coupadl login`)")
+        return MethodResult(
+            VerificationStatus.FAILED,
+            time.monotonic() - started,
+            f"redirected to {redirect} (signed out: run `coupadl login`)",
+        )
     return MethodResult(VerificationStatus.SUCCESS, time.monotonic() - started, f"reached {final}")
 
 

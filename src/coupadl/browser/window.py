@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,9 +36,17 @@ from coupadl.profiles.models import (
     VerificationResult,
     VerificationStatus,
     WorkerProfile,
+    window_letter,
 )
 
-__all__ = ["ProfileOps", "RemediationAction", "RemediationStep", "VerifiedWindow", "WindowReport", "plan_remediation"]
+__all__ = [
+    "ProfileOps",
+    "RemediationAction",
+    "RemediationStep",
+    "VerifiedWindow",
+    "WindowReport",
+    "plan_remediation",
+]
 
 
 class ProfileOps(Protocol):
@@ -53,7 +61,7 @@ class ProfileOps(Protocol):
         ...
 
 
-class RemediationAction(str, Enum):
+class RemediationAction(StrEnum):
     """One step of the per-window remediation ladder."""
 
     RETRY = "retry"  # verify again after a backoff
@@ -73,24 +81,29 @@ class RemediationStep:
 
     def to_dict(self) -> dict[str, Any]:
         """The `remediations` entry of `run-summary.json`."""
-        return {"step": self.action.value, "outcome": "success" if self.succeeded else "failed",
-                "duration_s": round(self.duration_s, 3), "detail": self.detail}
+        return {
+            "step": self.action.value,
+            "outcome": "success" if self.succeeded else "failed",
+            "duration_s": round(self.duration_s, 3),
+            "detail": self.detail,
+        }
 
 
 def plan_remediation(
-    failed: list[VerificationMethod], profile_type: ProfileType, retry: RetryConfig
+    failed: Mapping[VerificationMethod, VerificationStatus], profile_type: ProfileType, retry: RetryConfig
 ) -> list[RemediationAction]:
-    """The ladder for a diagnosis: skip the steps that cannot help with what failed.
+    """The ladder for a diagnosis (each failed method with how it failed): skip steps that cannot help.
 
-    A spoiled clone (files) or a window on the wrong folder (capability) is not helped by verifying again;
-    a sign-in failure may be transient, so it retries (up to `max_attempts - 1` times) and reloads first.
+    Only a sign-in check that timed out is worth verifying again (up to `max_attempts - 1` times); a
+    redirect to sign-in is a definite answer, so it goes to a reload and then to fresh state. A spoiled clone
+    (files) or a window on the wrong folder (capability) is not helped by verifying or reloading at all.
     """
-    is_clone = profile_type is ProfileType.CLONE
     ladder: list[RemediationAction] = []
     if failed and set(failed) <= {VerificationMethod.AUTH_CHECK}:
-        ladder += [RemediationAction.RETRY] * max(0, retry.max_attempts - 1)
+        if failed[VerificationMethod.AUTH_CHECK] is VerificationStatus.TIMEOUT:
+            ladder += [RemediationAction.RETRY] * max(0, retry.max_attempts - 1)
         ladder.append(RemediationAction.RELOAD)
-    if is_clone:
+    if profile_type is ProfileType.CLONE:
         ladder.append(RemediationAction.RECLONE)
     ladder.append(RemediationAction.RESTART)
     return ladder
@@ -113,7 +126,7 @@ class WindowReport:
     @property
     def letter(self) -> str:
         """Window letter: worker 1 is A."""
-        return chr(ord("A") + self.worker_id - 1) if self.worker_id <= 26 else f"W{self.worker_id}"
+        return window_letter(self.worker_id)
 
     @property
     def verified(self) -> bool:
@@ -172,6 +185,7 @@ class VerifiedWindow:
         self.budget_s = budget_s
         self._sleep = sleep
         self.session: BrowserSession | None = None
+        self.cancelled = False
         self.report = WindowReport(profile.worker_id, profile.profile_type, profile.profile_path)
         self._log = get_logger("coupadl.window").bind(window=self.report.letter)
 
@@ -184,8 +198,14 @@ class VerifiedWindow:
             return None
         return self.profile_ops.verify_profile_files(self.profile)
 
+    def cancel(self) -> None:
+        """Refuse every later browser start (the worker is going away); the caller closes what runs."""
+        self.cancelled = True
+
     def _start(self) -> None:
         self._stop()
+        if self.cancelled:
+            raise BrowserStartError("the window is being closed")
         self.session = BrowserSession.start(
             self.launch, self.profile.profile_path, self.profile.profile_name, self.download_dir
         )
@@ -201,8 +221,14 @@ class VerifiedWindow:
             raise BrowserStartError("no browser is running")
         if self.profile.state is not ProfileState.READY:
             self.profile.transition(ProfileState.READY)
-        result = verify_window(self.session, self.profile, self.verification, file_result,
-                               retry_count=len(self.report.remediations), reload=reload)
+        result = verify_window(
+            self.session,
+            self.profile,
+            self.verification,
+            file_result,
+            retry_count=len(self.report.remediations),
+            reload=reload,
+        )
         self.report.verification = result
         if result.is_success():
             self.profile.transition(ProfileState.VERIFIED)
@@ -217,7 +243,9 @@ class VerifiedWindow:
         self.report.profile_path = self.profile.profile_path
         return self._file_result()
 
-    def _run_step(self, action: RemediationAction, file_result: MethodResult | None) -> tuple[bool, MethodResult | None, str]:
+    def _run_step(
+        self, action: RemediationAction, file_result: MethodResult | None
+    ) -> tuple[bool, MethodResult | None, str]:
         """Do one remediation step and verify again. Returns (verified, file result, detail)."""
         if action is RemediationAction.RECLONE:
             file_result = self._reclone()
@@ -246,9 +274,14 @@ class VerifiedWindow:
                 step_started = time.monotonic()
                 file_result = self._reclone()
                 good = file_result is None or file_result.status is VerificationStatus.SUCCESS
-                self.report.remediations.append(RemediationStep(
-                    RemediationAction.RECLONE, good, time.monotonic() - step_started,
-                    "clone's key files differed from the snapshot before launch"))
+                self.report.remediations.append(
+                    RemediationStep(
+                        RemediationAction.RECLONE,
+                        good,
+                        time.monotonic() - step_started,
+                        "clone's key files differed from the snapshot before launch",
+                    )
+                )
             self._start()
             ok = self._verify(file_result).is_success()
         except DefaultProfileRefusedError:
@@ -265,13 +298,16 @@ class VerifiedWindow:
                 self.report.diagnosis = self.report.verification.error_details or "verification failed"
         else:
             self.report.diagnosis = ""
-        self._log.info("window ready" if ok else "window failed", verified=ok,
-                       steps=[s.action.value for s in self.report.remediations])
+        self._log.info(
+            "window ready" if ok else "window failed",
+            verified=ok,
+            steps=[s.action.value for s in self.report.remediations],
+        )
         return ok
 
     def _remediate(self, file_result: MethodResult | None, started: float) -> bool:
         last = self.report.verification
-        failed = last.get_failed_methods() if last else []
+        failed = {m: last.method_results[m].status for m in last.get_failed_methods()} if last else {}
         ladder = plan_remediation(failed, self.profile.profile_type, self.verification.retry_config)
         retry = self.verification.retry_config
         for number, action in enumerate(ladder, start=1):
@@ -291,7 +327,9 @@ class VerifiedWindow:
             except CoupadlError as exc:
                 ok, detail = False, str(exc)
                 self.report.diagnosis = detail
-            self.report.remediations.append(RemediationStep(action, ok, time.monotonic() - step_started, detail))
+            self.report.remediations.append(
+                RemediationStep(action, ok, time.monotonic() - step_started, detail)
+            )
             self._log.info("remediation step", step=action.value, ok=ok, detail=detail)
             if ok:
                 return True

@@ -13,10 +13,10 @@ from typing import Any
 import click
 
 from coupadl import __version__
-from coupadl.batch import read_po_list
 from coupadl.cli.display import format_window_table, make_console
 from coupadl.cli.exit_codes import ExitCode
 from coupadl.errors import CoupadlError, SetupError
+from coupadl.log import close_logging, configure_logging
 from coupadl.settings import MAX_WORKERS, MIN_WORKERS, BrowserKind, ProfilePolicy, Settings, load_settings
 
 __all__ = ["cli", "main"]
@@ -28,14 +28,22 @@ def _shared_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--base-url", help="Coupa host, e.g. https://acme.coupahost.com [env COUPADL_BASE_URL]"),
         click.option("--out", type=click.Path(path_type=Path), help="output root [./coupadl-output]"),
         click.option("--workers", type=int, help=f"parallel windows, {MIN_WORKERS}..{MAX_WORKERS} [3]"),
-        click.option("--profile", help="base user-data-dir; 'edge-default' = the OS default Edge dir "
-                                       "[coupadl's own profile, made by `coupadl login`]"),
+        click.option(
+            "--profile",
+            help="base user-data-dir; 'edge-default' = the OS default Edge dir "
+            "[coupadl's own profile, made by `coupadl login`]",
+        ),
         click.option("--profile-name", help="profile folder inside the user-data-dir [Default]"),
-        click.option("--profile-policy", type=click.Choice([p.value for p in ProfilePolicy]),
-                     help="base-first: window A on the base; all-clones: every window on a clone [base-first]"),
+        click.option(
+            "--profile-policy",
+            type=click.Choice([p.value for p in ProfilePolicy]),
+            help="base-first: window A on the base; all-clones: every window on a clone [base-first]",
+        ),
         click.option("--browser", type=click.Choice([b.value for b in BrowserKind]), help="[edge]"),
         click.option("--browser-binary", type=click.Path(path_type=Path), help="browser executable"),
-        click.option("--driver", type=click.Path(path_type=Path), help="msedgedriver/chromedriver executable"),
+        click.option(
+            "--driver", type=click.Path(path_type=Path), help="msedgedriver/chromedriver executable"
+        ),
         click.option("--headless/--visible", default=None, help="show the windows or not [headless]"),
         click.option("--config", type=click.Path(path_type=Path), help="TOML file with the same keys"),
     ]
@@ -66,6 +74,7 @@ def cli() -> None:
 @click.option("--quiet", is_flag=True, help="print only the final tables (for scripts)")
 def run(input_file: Path, quiet: bool, **flags: Any) -> None:
     """Download the attachments of every PO listed in INPUT (CSV or XLSX)."""
+    from coupadl.batch import read_po_list
     from coupadl.cli.runner import BatchRun
 
     console = make_console(quiet)
@@ -101,8 +110,6 @@ def check(**flags: Any) -> None:
         _fail(str(exc))
         return
     out = settings.out.expanduser().resolve()
-    from coupadl.log import configure_logging
-
     configure_logging(state_dir(out) / "logs" / "check.jsonl", worker="main")
     try:
         pool = build_pool(settings, launch, verification, profiles, out, None, options={})
@@ -143,8 +150,13 @@ def login(timeout: float, **flags: Any) -> None:
 
 
 @cli.command()
-@click.option("--out", type=click.Path(path_type=Path), default=Path("coupadl-demo"), show_default=True,
-              help="folder for the demo's profile, PO list and output")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("coupadl-demo"),
+    show_default=True,
+    help="folder for the demo's profile, PO list and output",
+)
 @click.option("--workers", type=int, default=3, show_default=True)
 @click.option("--visible", is_flag=True, help="show the windows")
 def demo(out: Path, workers: int, visible: bool) -> None:
@@ -176,6 +188,7 @@ def clean() -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    configure_logging(None)  # nothing on the terminal from structlog; runs log under --out
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
@@ -187,4 +200,5 @@ def main() -> None:
         _fail(str(exc))
     except KeyboardInterrupt:
         sys.exit(int(ExitCode.INTERRUPTED))
-
+    finally:
+        close_logging()

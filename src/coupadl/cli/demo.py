@@ -60,14 +60,25 @@ def run_demo(root: Path, *, workers: int = 3, headless: bool = True, console: Co
     profile = root / "profile"
     shutil.rmtree(profile, ignore_errors=True)  # always a freshly signed-in profile
     with SandboxServer(scenario) as server:
-        console.print(f"sandbox Coupa site at {server.base_url} ({len(scenario.pos)} POs), browser {kind.value}")
+        console.print(
+            f"sandbox Coupa site at {server.base_url} ({len(scenario.pos)} POs), browser {kind.value}"
+        )
         sign_in_profile(LaunchConfig(executables, headless=True), profile, server.base_url)
         po_list_path = write_demo_po_list(scenario, root / "po-list.csv")
-        settings = load_settings({
-            "base_url": server.base_url, "out": root / "output", "workers": workers, "profile": str(profile),
-            "browser": kind.value, "browser_binary": executables.binary, "driver": executables.driver,
-            "headless": headless, "fresh": True, "download_start_timeout": 5.0,
-        })
+        settings = load_settings(
+            {
+                "base_url": server.base_url,
+                "out": root / "output",
+                "workers": workers,
+                "profile": str(profile),
+                "browser": kind.value,
+                "browser_binary": executables.binary,
+                "driver": executables.driver,
+                "headless": headless,
+                "fresh": True,
+                "download_start_timeout": 5.0,
+            }
+        )
         code = BatchRun(settings, read_po_list(po_list_path), console).execute()
     console.print(f"PO list:     {po_list_path}")
     console.print(f"attachments: {settings.out.resolve()} (one folder per supplier and PO)")

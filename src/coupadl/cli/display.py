@@ -9,21 +9,35 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
-from coupadl.pool.events import PoolEvent
+if TYPE_CHECKING:  # the pool (and Selenium under it) is not imported just to print an error
+    from coupadl.pool.events import PoolEvent
 
 __all__ = ["LiveProgress", "format_status_table", "format_window_table", "make_console"]
 
 _METHODS = ("capability", "authentication", "file")
-_STYLE = {"success": "green", "failed": "red", "timeout": "red", "partial": "yellow", "skipped": "dim",
-          "pending": "dim"}
+_STYLE = {
+    "success": "green",
+    "failed": "red",
+    "timeout": "red",
+    "partial": "yellow",
+    "skipped": "dim",
+    "pending": "dim",
+}
 
 
 def make_console(quiet: bool = False) -> Console:
@@ -38,18 +52,32 @@ def _status_text(status: str) -> Text:
 def format_window_table(reports: Mapping[int, Mapping[str, Any]]) -> Table:
     """One row per window: profile, each verification method with its time, remediation, outcome."""
     table = Table(title="Windows", title_justify="left")
-    for column in ("win", "worker", "profile", "path", *_METHODS, "retries", "remediation", "verified", "diagnosis"):
+    for column in (
+        "win",
+        "worker",
+        "profile",
+        "path",
+        *_METHODS,
+        "retries",
+        "remediation",
+        "verified",
+        "diagnosis",
+    ):
         table.add_column(column, overflow="fold")
     for worker_id, report in sorted(reports.items()):
         verification = report.get("verification") or {}
         methods = verification.get("methods") or {}
         cells: list[Any] = [
-            str(report.get("window", "")), str(worker_id), str(report.get("profile_type", "")),
+            str(report.get("window", "")),
+            str(worker_id),
+            str(report.get("profile_type", "")),
             str(report.get("profile_path", "")),
         ]
         for name in _METHODS:
             method = methods.get(name)
-            cells.append(_status_text(f"{method['status']} {method['duration_s']:.2f}s") if method else Text("-"))
+            cells.append(
+                _status_text(f"{method['status']} {method['duration_s']:.2f}s") if method else Text("-")
+            )
         steps = report.get("remediations") or []
         cells.append(str(verification.get("retry_count", 0)))
         cells.append(", ".join(f"{s['step']}:{s['outcome']}" for s in steps) or "-")
@@ -86,8 +114,13 @@ class LiveProgress:
     def __init__(self, console: Console, total: int, letters: Mapping[int, str]) -> None:
         self.console = console
         self.progress = Progress(
-            TextColumn("[bold]POs"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console,
+            TextColumn("[bold]POs"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=console,
         )
         self.task = self.progress.add_task("POs", total=total, rate="")
         self.windows = {wid: _WindowLine(letter) for wid, letter in letters.items()}
@@ -96,12 +129,14 @@ class LiveProgress:
         self._live: Live | None = None
 
     def _render(self) -> Group:
-        lines = [self.progress]
+        lines: list[Progress | Text] = [self.progress]
         for line in self.windows.values():
-            lines.append(Text(
-                f"  {line.letter}  {line.state:<11} {line.profile:<6} done {line.done:<5} "
-                f"restarts {line.restarts:<2} {line.current}"
-            ))
+            lines.append(
+                Text(
+                    f"  {line.letter}  {line.state:<11} {line.profile:<6} done {line.done:<5} "
+                    f"restarts {line.restarts:<2} {line.current}"
+                )
+            )
         return Group(*lines)
 
     def __enter__(self) -> LiveProgress:

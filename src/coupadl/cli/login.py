@@ -38,7 +38,9 @@ def sign_in_interactively(settings: Settings, *, timeout: float = 900.0, poll_s:
     if status.status is ProfileStatus.LOCKED:
         raise ProfileLockedException(status.explanation)
     target = settings.auth_check_url
-    session = BrowserSession.start(launch, profile_dir, settings.profile_name, profile_dir.parent / "login-downloads")
+    session = BrowserSession.start(
+        launch, profile_dir, settings.profile_name, profile_dir.parent / "login-downloads"
+    )
     signed_in = False
     try:
         session.load_in_main_window(target, settings.page_load_timeout)
@@ -57,4 +59,6 @@ def sign_in_interactively(settings: Settings, *, timeout: float = 900.0, poll_s:
         session.quit()
     if signed_in:
         return LoginOutcome(True, f"signed in; profile saved in {profile_dir}")
-    return LoginOutcome(False, f"not signed in (window closed or {timeout:.0f} s passed); profile {profile_dir}")
+    return LoginOutcome(
+        False, f"not signed in (window closed or {timeout:.0f} s passed); profile {profile_dir}"
+    )

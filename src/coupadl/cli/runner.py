@@ -10,7 +10,6 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -62,37 +61,42 @@ class BatchRun:
         if self.interrupted and self.pool is not None:
             self.console.print("[red]second interrupt: ending every window now[/red]")
         elif not self.interrupted:
-            self.console.print("[yellow]interrupted: finishing current POs, then closing the windows[/yellow]")
+            self.console.print(
+                "[yellow]interrupted: finishing current POs, then closing the windows[/yellow]"
+            )
         self.interrupted = True
         if self.pool is not None:
             self.pool.request_stop()
 
     def execute(self) -> ExitCode:
-        """Run the batch; returns the exit code of the contract. Raises `SetupError` before anything starts."""
+        """Run the batch and return the contract's exit code. Raises `SetupError` before anything starts."""
         settings = self.settings
         settings.require_base_url()
         launch = build_launch(settings)
         verification = build_verification(settings)
         started_at = datetime.now(UTC)
-        with ProgressStore.open(self.out, self.po_list.fingerprint, settings.fresh,
-                                input_path=self.po_list.path) as store:
-            configure_logging(state_dir(self.out) / "logs" / "main.jsonl", worker="main")
-            self._store = store
-            store.register(self.po_list.pos)
-            todo = store.todo(self.po_list.pos)
-            reports: dict[int, dict[str, Any]] = {}
-            verified = True
-            if todo:
-                profiles = build_profiles(settings, verification)
-                try:
+        # The base profile is checked before anything is written under --out (exit 2 leaves it untouched).
+        profiles = build_profiles(settings, verification)
+        try:
+            with ProgressStore.open(
+                self.out, self.po_list.fingerprint, settings.fresh, input_path=self.po_list.path
+            ) as store:
+                configure_logging(state_dir(self.out) / "logs" / "main.jsonl", worker="main")
+                self._store = store
+                store.register(self.po_list.pos)
+                todo = store.todo(self.po_list.pos)
+                reports: dict[int, dict[str, Any]] = {}
+                verified = True
+                if todo:
                     reports, verified = self._process(store, todo, launch, verification, profiles)
-                finally:
-                    profiles.shutdown()
-            store.finish_run()
-            return self._finish(store, started_at, reports, verified, todo)
+                store.finish_run()
+                return self._finish(store, started_at, reports, verified, todo)
+        finally:
+            profiles.shutdown()
 
-    def _process(self, store: ProgressStore, todo: list[PONumber], launch: Any, verification: Any,
-                 profiles: Any) -> tuple[dict[int, dict[str, Any]], bool]:
+    def _process(
+        self, store: ProgressStore, todo: list[PONumber], launch: Any, verification: Any, profiles: Any
+    ) -> tuple[dict[int, dict[str, Any]], bool]:
         settings = self.settings
         base_url = settings.require_base_url()
         tasks = [Task(po.digits, self._payload(store, po, base_url)) for po in todo]
@@ -118,7 +122,9 @@ class BatchRun:
 
     def _payload(self, store: ProgressStore, po: PONumber, base_url: str) -> dict[str, Any]:
         return {
-            "po": po.display, "digits": po.digits, "url": po_url(base_url, po),
+            "po": po.display,
+            "digits": po.digits,
+            "url": po_url(base_url, po),
             "saved": {f.attachment_key: f.saved_name for f in store.files(po)},
         }
 
@@ -141,34 +147,51 @@ class BatchRun:
         po = self._pos[outcome.task_id]
         url = po_url(self.settings.require_base_url(), po)
         if outcome.result is None:
-            store.record(po, POOutcome(POStatus.FAILED, coupa_url=url, worker=letter,
-                                       error_message=outcome.error))
+            store.record(
+                po, POOutcome(POStatus.FAILED, coupa_url=url, worker=letter, error_message=outcome.error)
+            )
             return
         result = outcome.result
         for saved in result.get("files", []):
             store.add_file(po, saved["key"], saved["name"], int(saved["size"]), saved["sha256"])
-        store.record(po, POOutcome(
-            POStatus(result["status"]),
-            supplier=result.get("supplier") or None,
-            attachments_found=result.get("attachments_found"),
-            attachments_downloaded=result.get("attachments_downloaded"),
-            attachment_names=tuple(result.get("attachment_names", ())),
-            download_folder=result.get("download_folder") or None,
-            coupa_url=result.get("coupa_url") or url,
-            worker=letter,
-            error_message=result.get("error") or None,
-        ))
+        store.record(
+            po,
+            POOutcome(
+                POStatus(result["status"]),
+                supplier=result.get("supplier") or None,
+                attachments_found=result.get("attachments_found"),
+                attachments_downloaded=result.get("attachments_downloaded"),
+                attachment_names=tuple(result.get("attachment_names", ())),
+                download_folder=result.get("download_folder") or None,
+                coupa_url=result.get("coupa_url") or url,
+                worker=letter,
+                error_message=result.get("error") or None,
+            ),
+        )
 
-    def _finish(self, store: ProgressStore, started_at: datetime, reports: dict[int, dict[str, Any]],
-                verified: bool, todo: list[PONumber]) -> ExitCode:
+    def _finish(
+        self,
+        store: ProgressStore,
+        started_at: datetime,
+        reports: dict[int, dict[str, Any]],
+        verified: bool,
+        todo: list[PONumber],
+    ) -> ExitCode:
         progress = store.all()
         totals = tally(self.po_list, progress)
         written = write_results(self.out, self.po_list, progress, base_url=self.settings.base_url)
         summary = write_run_summary(
-            self.out, started_at=started_at, finished_at=datetime.now(UTC), totals=totals,
+            self.out,
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+            totals=totals,
             workers=list(reports.values()),
-            extra={"input": str(self.po_list.path), "out": str(self.out), "interrupted": self.interrupted,
-                   "visited": len(todo)},
+            extra={
+                "input": str(self.po_list.path),
+                "out": str(self.out),
+                "interrupted": self.interrupted,
+                "visited": len(todo),
+            },
         )
         if reports:
             self.console.print(format_window_table(reports))
@@ -178,8 +201,10 @@ class BatchRun:
         if self.interrupted:
             return ExitCode.INTERRUPTED
         if not verified or totals.get(POStatus.PENDING.value, 0):
-            self.console.print("[red]no verified window could finish the list: the POs left are PENDING "
-                               "(sign in again with `coupadl login`, then rerun the same command)[/red]")
+            self.console.print(
+                "[red]no verified window could finish the list: the POs left are PENDING "
+                "(sign in again with `coupadl login`, then rerun the same command)[/red]"
+            )
             return ExitCode.NO_WINDOW
         if totals.get(POStatus.FAILED.value, 0) or totals.get(POStatus.PARTIAL.value, 0):
             return ExitCode.SOME_FAILED

@@ -17,7 +17,14 @@ from coupadl.profiles import ProfileManager, VerificationConfig
 from coupadl.profiles.models import VerificationMethod
 from coupadl.settings import ProfilePolicy, Settings
 
-__all__ = ["COUPA_HANDLER", "build_launch", "build_pool", "build_profiles", "build_verification", "handler_options"]
+__all__ = [
+    "COUPA_HANDLER",
+    "build_launch",
+    "build_pool",
+    "build_profiles",
+    "build_verification",
+    "handler_options",
+]
 
 COUPA_HANDLER = "coupadl.coupa.job:process_po"
 
@@ -31,8 +38,11 @@ def build_launch(settings: Settings) -> LaunchConfig:
 def build_verification(settings: Settings) -> VerificationConfig:
     """All three verification methods, on the configured authenticated page."""
     return VerificationConfig(
-        enabled_methods=(VerificationMethod.CAPABILITY_CHECK, VerificationMethod.AUTH_CHECK,
-                         VerificationMethod.FILE_VERIFICATION),
+        enabled_methods=(
+            VerificationMethod.CAPABILITY_CHECK,
+            VerificationMethod.AUTH_CHECK,
+            VerificationMethod.FILE_VERIFICATION,
+        ),
         auth_check_url=settings.auth_check_url,
         auth_check_timeout=settings.auth_check_timeout,
     )

@@ -33,6 +33,7 @@ from coupadl.log import get_logger
 
 __all__ = [
     "FETCH_JS",
+    "PAGE_CHECK_JS",
     "SAVE_BLOB_JS",
     "TRIGGER_JS",
     "AttachmentDownloader",
@@ -101,7 +102,8 @@ _REVOKE_BLOB_JS = (
     "if (window.__coupadlBlob) { URL.revokeObjectURL(window.__coupadlBlob); window.__coupadlBlob = null; }"
 )
 
-_PAGE_CHECK_JS = "return [window.__coupadlMarker === arguments[0], location.href];"
+PAGE_CHECK_JS = "return [window.__coupadlMarker === arguments[0], location.href];"
+"""Argument: the page marker. Returns [whether the tab still shows the probed page, its address]."""
 
 # Chromium writes `<name>.crdownload` first, so a name longer than 255 - 11 bytes fails on Linux.
 _BLOB_NAME_BYTES = 200
@@ -109,6 +111,7 @@ _DISPOSITION_STAR = re.compile(r"filename\*\s*=\s*([\w!#$&+.^`|~-]+)'[^']*'([^;]
 _DISPOSITION_PLAIN = re.compile(r'filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))', re.IGNORECASE)
 
 _HTML_SNIFF_BYTES = 65_536
+_CONFIRM_INTERVAL = 0.005
 _SIGNIN_MARKERS = (b'type="password"', b"type='password'", b"type=password", b"user_password")
 
 
@@ -461,7 +464,8 @@ class AttachmentDownloader:
                     raise _TryFailed(f"no download started within {s.start_timeout:g} s", no_start=True)
             if now > deadline:
                 raise _TryFailed(f"the download did not finish within {s.download_timeout:g} s")
-            time.sleep(s.poll_interval)
+            # A finished file only needs a quick second look to confirm its size; no need for a full interval.
+            time.sleep(s.poll_interval if candidate is None else min(s.poll_interval, _CONFIRM_INTERVAL))
 
     def _scan(self) -> tuple[list[tuple[Path, int]], int, bool]:
         """Completed files (oldest first) with sizes, total size of partial files, whether any is partial."""
@@ -490,7 +494,7 @@ class AttachmentDownloader:
 
     def _check_page(self, page: POPage) -> None:
         """Raise when the tab left the probed page (sign-in → `SessionExpiredError`)."""
-        answer = self._tab.run_js(_PAGE_CHECK_JS, page.marker)
+        answer = self._tab.run_js(PAGE_CHECK_JS, page.marker)
         still_there, href = answer if isinstance(answer, list) and len(answer) == 2 else (False, "")
         if still_there:
             return
@@ -547,4 +551,3 @@ class AttachmentDownloader:
                 Path(entry.path).unlink()
             except OSError as exc:  # e.g. still held open by the browser on Windows
                 self._log.warning("staging.leftover", file=entry.name, error=str(exc))
-

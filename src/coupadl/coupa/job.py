@@ -240,4 +240,3 @@ def process_po(tab: Any, payload: dict[str, Any], options: dict[str, Any]) -> di
         raise RetryableTaskError(f"no attachment of {po.display} could be saved: {failures}")
     result.update(status=POStatus.PARTIAL.value, error=f"not saved: {failures}")
     return result
-

@@ -8,7 +8,7 @@ Worker → supervisor (one shared outbox): `WorkerReady`, `WorkerUnverified`, `T
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from coupadl.browser.processes import TrackedProcess
@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 
-class FailureKind(str, Enum):
+class FailureKind(StrEnum):
     """Why a task did not finish, which decides what the supervisor does next."""
 
     RETRYABLE = "retryable"  # try the task again (any worker)

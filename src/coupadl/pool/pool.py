@@ -26,6 +26,7 @@ from typing import Any
 
 from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.processes import TrackedProcess, end_trees
+from coupadl.browser.window import WindowReport
 from coupadl.log import get_logger
 from coupadl.pool.events import PoolEvent
 from coupadl.pool.memory import judge_memory, measure_workers, total_memory
@@ -41,9 +42,9 @@ from coupadl.pool.messages import (
 )
 from coupadl.pool.states import PoolState, WorkerStatus, check_transition
 from coupadl.pool.worker import WorkerSpec, worker_main
-from coupadl.profiles.models import ProfileType, VerificationConfig
+from coupadl.profiles.models import ProfileType, VerificationConfig, window_letter
 
-__all__ = ["PoolConfig", "PersistentWorkerPool", "Task", "TaskOutcome"]
+__all__ = ["PersistentWorkerPool", "PoolConfig", "Task", "TaskOutcome"]
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ class PersistentWorkerPool:
         self.outcomes: dict[str, TaskOutcome] = {}
         self.log = get_logger("coupadl.pool")
 
-    # --- lifecycle --------------------------------------------------------------------------------------------
+    # --- lifecycle --------------------------------------------------------------------------------
 
     def _set_state(self, state: PoolState) -> None:
         check_transition(self.state, state)
@@ -168,8 +169,10 @@ class PersistentWorkerPool:
         worker.inbox = self._ctx.Queue()
         worker.tracked = ()
         worker.process = self._ctx.Process(
-            target=worker_main, args=(worker.spec, worker.inbox, self._outbox, self._clone_slots),
-            name=f"coupadl-worker-{worker.spec.letter}", daemon=False,
+            target=worker_main,
+            args=(worker.spec, worker.inbox, self._outbox, self._clone_slots),
+            name=f"coupadl-worker-{worker.spec.letter}",
+            daemon=False,
         )
         worker.process.start()
         self.log.info("worker spawned", window=worker.spec.letter, pid=worker.process.pid)
@@ -195,18 +198,21 @@ class PersistentWorkerPool:
         """Each worker's `WindowReport` dict with processed and restart counts filled in."""
         out = {}
         for wid, worker in sorted(self.workers.items()):
-            report = dict(worker.report) or {"worker_id": wid, "window": worker.spec.letter,
-                                             "profile_type": worker.spec.profile_type.value, "profile_path": "",
-                                             "verification": {"status": "pending", "methods": {}, "retry_count": 0},
-                                             "remediations": [], "diagnosis": worker.stop_reason}
+            report = (
+                dict(worker.report)
+                or WindowReport(wid, worker.spec.profile_type, Path(), diagnosis=worker.stop_reason).to_dict()
+            )
             report.update(processed=worker.processed, restarts=worker.restarts, status=worker.status.value)
             out[wid] = report
         return out
 
     def usable_workers(self) -> list[_Worker]:
         """Workers that are running or may still come back."""
-        return [w for w in self.workers.values()
-                if w.status not in (WorkerStatus.FAILED, WorkerStatus.TERMINATED, WorkerStatus.TERMINATING)]
+        return [
+            w
+            for w in self.workers.values()
+            if w.status not in (WorkerStatus.FAILED, WorkerStatus.TERMINATED, WorkerStatus.TERMINATING)
+        ]
 
     def request_stop(self) -> None:
         """First call: drain (finish current tasks, then stop). Second call: end every process now."""
@@ -214,7 +220,7 @@ class PersistentWorkerPool:
             self._force = True
         self._stop_requested = True
 
-    # --- the run ----------------------------------------------------------------------------------------------
+    # --- the run ----------------------------------------------------------------------------------
 
     def run(self, tasks: Iterable[Task]) -> dict[str, TaskOutcome]:
         """Process `tasks` until done, stopped, or no worker is left. Unfinished tasks have no outcome."""
@@ -231,7 +237,9 @@ class PersistentWorkerPool:
             self._guard_memory()
             busy = [w for w in self.workers.values() if w.task is not None]
             if self._stop_requested:
-                drain_deadline = drain_deadline or time.monotonic() + max(1.0, self.config.shutdown_timeout - 15)
+                drain_deadline = drain_deadline or time.monotonic() + max(
+                    1.0, self.config.shutdown_timeout - 15
+                )
                 if not busy or time.monotonic() > drain_deadline:
                     break
                 continue
@@ -264,7 +272,7 @@ class PersistentWorkerPool:
                 worker.inbox.put(RunTask(task.task_id, task.payload, attempt))
                 self._emit("task_dispatched", worker.worker_id, task_id=task.task_id, attempt=attempt)
 
-    # --- messages from workers ----------------------------------------------------------------------------
+    # --- messages from workers --------------------------------------------------------------------
 
     def _pump(self, timeout: float) -> None:
         try:
@@ -324,14 +332,16 @@ class PersistentWorkerPool:
         worker.set(WorkerStatus.IDLE)
         self._retry_or_fail(task, worker.worker_id, msg.message, permanent=msg.kind is FailureKind.PERMANENT)
 
-    def _retry_or_fail(self, task: Task, worker_id: int | None, error: str, *, permanent: bool = False) -> None:
+    def _retry_or_fail(
+        self, task: Task, worker_id: int | None, error: str, *, permanent: bool = False
+    ) -> None:
         if permanent or task.attempts >= self.config.max_task_attempts:
             self._finish(TaskOutcome(task.task_id, worker_id, task.attempts, error=error))
         else:
             self._queue.append(task)
             self._emit("task_retry", worker_id, task_id=task.task_id, attempt=task.attempts, error=error)
 
-    # --- failures of workers ------------------------------------------------------------------------------
+    # --- failures of workers ----------------------------------------------------------------------
 
     def _reap_dead(self) -> None:
         for worker in self.workers.values():
@@ -346,7 +356,8 @@ class PersistentWorkerPool:
             if worker.status is WorkerStatus.TERMINATING:
                 worker.set(WorkerStatus.TERMINATED)
                 continue
-            if worker.status is WorkerStatus.STARTING and worker.stop_reason:
+            if worker.status in (WorkerStatus.STARTING, WorkerStatus.RESTARTING) and worker.stop_reason:
+                # Unverified (e.g. signed out) after a restart too: restarting again would not help.
                 self._give_up(worker, worker.stop_reason)
                 continue
             self._recover(worker, f"worker process ended (exit code {proc.exitcode})")
@@ -398,18 +409,27 @@ class PersistentWorkerPool:
         if now - self._last_memory_check < self.config.memory_check_interval:
             return
         self._last_memory_check = now
-        live = {w.worker_id: w.all_processes() for w in self.workers.values()
-                if w.status in (WorkerStatus.READY, WorkerStatus.IDLE, WorkerStatus.PROCESSING)}
+        live = {
+            w.worker_id: w.all_processes()
+            for w in self.workers.values()
+            if w.status in (WorkerStatus.READY, WorkerStatus.IDLE, WorkerStatus.PROCESSING)
+        }
         if not live:
             return
         usage = measure_workers(live)
-        verdict = judge_memory(usage, self.config.memory_threshold, self.config.memory_total or total_memory())
+        verdict = judge_memory(
+            usage, self.config.memory_threshold, self.config.memory_total or total_memory()
+        )
         self._emit("memory", None, usage=usage, limit=verdict.limit)
         if verdict.over and verdict.heaviest is not None:
             heavy = self.workers[verdict.heaviest]
             if not heavy.restart_after_task:
-                self.log.warning("memory above threshold; restarting the heaviest worker",
-                                 window=heavy.spec.letter, used=verdict.used, limit=verdict.limit)
+                self.log.warning(
+                    "memory above threshold; restarting the heaviest worker",
+                    window=heavy.spec.letter,
+                    used=verdict.used,
+                    limit=verdict.limit,
+                )
                 heavy.restart_after_task = True
 
     def _restart_deliberately(self, worker: _Worker) -> None:
@@ -427,10 +447,10 @@ class PersistentWorkerPool:
         self._emit("worker_restarting", worker.worker_id, restarts=worker.restarts, reason="memory")
         self._spawn(worker)
 
-    # --- shutdown ---------------------------------------------------------------------------------------------
+    # --- shutdown ---------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop every worker: ask nicely, wait, then end what is left by PID. Bounded by `shutdown_timeout`."""
+        """Stop every worker: ask, wait, then end what is left by PID. Bounded by `shutdown_timeout`."""
         if self.state is PoolState.TERMINATED:
             return
         if self.state is not PoolState.SHUTTING_DOWN:
@@ -483,20 +503,22 @@ def default_worker_specs(
     specs = []
     for worker_id in range(1, worker_count + 1):
         is_base = base_first and worker_id == 1
-        letter = chr(ord("A") + worker_id - 1)
-        specs.append(WorkerSpec(
-            worker_id=worker_id,
-            profile_type=ProfileType.BASE if is_base else ProfileType.CLONE,
-            base_profile_path=base_profile,
-            profile_name=profile_name,
-            launch=launch,
-            verification=verification,
-            handler=handler,
-            handler_options=handler_options,
-            download_dir=state_dir / "staging" / letter,
-            supervisor_pid=os.getpid(),
-            profile_setup=profile_setup,
-            log_file=state_dir / "logs" / f"window-{letter}.jsonl",
-            window_budget_s=window_budget_s,
-        ))
+        letter = window_letter(worker_id)
+        specs.append(
+            WorkerSpec(
+                worker_id=worker_id,
+                profile_type=ProfileType.BASE if is_base else ProfileType.CLONE,
+                base_profile_path=base_profile,
+                profile_name=profile_name,
+                launch=launch,
+                verification=verification,
+                handler=handler,
+                handler_options=handler_options,
+                download_dir=state_dir / "staging" / letter,
+                supervisor_pid=os.getpid(),
+                profile_setup=profile_setup,
+                log_file=state_dir / "logs" / f"window-{letter}.jsonl",
+                window_budget_s=window_budget_s,
+            )
+        )
     return specs

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, StrEnum
 
 __all__ = ["PoolState", "WorkerStatus", "check_transition"]
 
 
-class PoolState(str, Enum):
+class PoolState(StrEnum):
     """`PersistentWorkerPool`: INITIALIZING → READY → PROCESSING → SHUTTING_DOWN → TERMINATED."""
 
     INITIALIZING = "initializing"
@@ -17,7 +17,7 @@ class PoolState(str, Enum):
     TERMINATED = "terminated"
 
 
-class WorkerStatus(str, Enum):
+class WorkerStatus(StrEnum):
     """`Worker`: STARTING → READY → PROCESSING → IDLE → TERMINATING → TERMINATED;
     CRASHED → RESTARTING → READY on recovery. FAILED: the window could not be verified or restarted."""
 
@@ -41,14 +41,16 @@ _POOL: dict[PoolState, frozenset[PoolState]] = {
 }
 
 _WORKER: dict[WorkerStatus, frozenset[WorkerStatus]] = {
-    WorkerStatus.STARTING: frozenset({WorkerStatus.READY, WorkerStatus.CRASHED, WorkerStatus.FAILED,
-                                      WorkerStatus.TERMINATING}),
+    WorkerStatus.STARTING: frozenset(
+        {WorkerStatus.READY, WorkerStatus.CRASHED, WorkerStatus.FAILED, WorkerStatus.TERMINATING}
+    ),
     WorkerStatus.READY: frozenset({WorkerStatus.PROCESSING, WorkerStatus.CRASHED, WorkerStatus.TERMINATING}),
     WorkerStatus.PROCESSING: frozenset({WorkerStatus.IDLE, WorkerStatus.CRASHED, WorkerStatus.TERMINATING}),
     WorkerStatus.IDLE: frozenset({WorkerStatus.PROCESSING, WorkerStatus.CRASHED, WorkerStatus.TERMINATING}),
     WorkerStatus.CRASHED: frozenset({WorkerStatus.RESTARTING, WorkerStatus.FAILED, WorkerStatus.TERMINATING}),
-    WorkerStatus.RESTARTING: frozenset({WorkerStatus.READY, WorkerStatus.CRASHED, WorkerStatus.FAILED,
-                                        WorkerStatus.TERMINATING}),
+    WorkerStatus.RESTARTING: frozenset(
+        {WorkerStatus.READY, WorkerStatus.CRASHED, WorkerStatus.FAILED, WorkerStatus.TERMINATING}
+    ),
     WorkerStatus.TERMINATING: frozenset({WorkerStatus.TERMINATED, WorkerStatus.CRASHED}),
     WorkerStatus.TERMINATED: frozenset({WorkerStatus.RESTARTING}),  # a deliberate stop for a memory restart
     WorkerStatus.FAILED: frozenset({WorkerStatus.TERMINATING, WorkerStatus.TERMINATED}),

@@ -22,9 +22,10 @@ from typing import Any
 import psutil
 
 from coupadl.browser.launcher import LaunchConfig
+from coupadl.browser.processes import TrackedProcess, end_trees
 from coupadl.browser.session import SessionState
 from coupadl.browser.verification import check_authentication
-from coupadl.browser.window import ProfileOps, VerifiedWindow
+from coupadl.browser.window import ProfileOps, VerifiedWindow, WindowReport
 from coupadl.errors import (
     CoupadlError,
     DefaultProfileRefusedError,
@@ -45,7 +46,14 @@ from coupadl.pool.messages import (
     WorkerReady,
     WorkerUnverified,
 )
-from coupadl.profiles.models import ProfileState, ProfileType, VerificationConfig, VerificationStatus, WorkerProfile
+from coupadl.profiles.models import (
+    ProfileState,
+    ProfileType,
+    VerificationConfig,
+    VerificationStatus,
+    WorkerProfile,
+    window_letter,
+)
 
 __all__ = ["TaskHandler", "WorkerSpec", "resolve_handler", "worker_main"]
 
@@ -81,7 +89,7 @@ class WorkerSpec:
     @property
     def letter(self) -> str:
         """Window letter: worker 1 is A."""
-        return chr(ord("A") + self.worker_id - 1) if self.worker_id <= 26 else f"W{self.worker_id}"
+        return window_letter(self.worker_id)
 
 
 def resolve_handler(reference: str) -> TaskHandler:
@@ -128,8 +136,9 @@ class _WorkerRuntime:
         except CoupadlError as exc:
             self.outbox.put(WorkerUnverified(spec.worker_id, _bare_report(spec, str(exc)), str(exc)))
             return False
-        self.window = VerifiedWindow(profile, spec.launch, spec.verification, ops, spec.download_dir,
-                                     budget_s=spec.window_budget_s)
+        self.window = VerifiedWindow(
+            profile, spec.launch, spec.verification, ops, spec.download_dir, budget_s=spec.window_budget_s
+        )
         try:
             ok = self.window.open()
         except DefaultProfileRefusedError as exc:
@@ -137,7 +146,9 @@ class _WorkerRuntime:
             ok = False
         report = self.window.report
         if not ok:
-            self.outbox.put(WorkerUnverified(spec.worker_id, report.to_dict(), report.diagnosis or "not verified"))
+            self.outbox.put(
+                WorkerUnverified(spec.worker_id, report.to_dict(), report.diagnosis or "not verified")
+            )
             return False
         session = self.window.session
         assert session is not None
@@ -178,7 +189,7 @@ class _WorkerRuntime:
             self._error(msg, FailureKind.RETRYABLE, str(exc))
         except PermanentTaskError as exc:
             self._error(msg, FailureKind.PERMANENT, str(exc))
-        except Exception as exc:  # noqa: BLE001 - a handler bug fails the task, not the batch
+        except Exception as exc:
             self.log.exception("handler failed")
             if not session.is_alive():
                 self._error(msg, FailureKind.WINDOW_CRASHED, f"browser lost: {exc}")
@@ -194,8 +205,11 @@ class _WorkerRuntime:
     def _session_refreshed(self) -> bool:
         assert self.window is not None and self.window.session is not None
         try:
-            result = check_authentication(self.window.session, self.spec.verification.auth_check_url,
-                                          self.spec.verification.auth_check_timeout)
+            result = check_authentication(
+                self.window.session,
+                self.spec.verification.auth_check_url,
+                self.spec.verification.auth_check_timeout,
+            )
         except CoupadlError:
             return False
         return result.status is VerificationStatus.SUCCESS
@@ -205,26 +219,44 @@ class _WorkerRuntime:
         self.outbox.put(TaskError(self.spec.worker_id, msg.task_id, kind, message))
 
     def close(self) -> None:
-        """Quit the browser cleanly, then remove the clone (only after the browser is gone). Idempotent."""
+        """Quit the browser cleanly, then remove the clone (only after the browser is gone). Idempotent.
+
+        May run on the watchdog thread or in a signal handler while the main thread is between two steps
+        of a remediation; cancelling the window first keeps it from starting another browser meanwhile,
+        and every process this worker started is then ended by PID.
+        """
         if not self._closed.acquire(blocking=False):
             return
+        if self.window is not None:
+            self.window.cancel()
         pids: list[int] = []
         if self.window is not None:
             session = self.window.session
             pids = [p.pid for p in session.tracked_processes] if session else []
             with contextlib.suppress(Exception):
                 self.window.close()
+        pids += _end_own_descendants()
         if self.manager is not None and self.window is not None:
             with contextlib.suppress(CoupadlError, OSError, ValueError):
                 self.manager.cleanup_profile(self.window.profile, browser_pids=pids)
 
 
+def _end_own_descendants() -> list[int]:
+    """End (by PID) every process this worker started that is still running: drivers and browsers."""
+    ended: list[int] = []
+    for _ in range(2):  # a second pass catches a driver that was starting during the first
+        children = psutil.Process().children(recursive=True)
+        if not children:
+            break
+        ended += end_trees([TrackedProcess.of(c.pid, "descendant") for c in children], timeout=3.0)
+        time.sleep(0.2)
+    return ended
+
+
 def _bare_report(spec: WorkerSpec, diagnosis: str) -> dict[str, Any]:
-    return {
-        "worker_id": spec.worker_id, "window": spec.letter, "profile_type": spec.profile_type.value,
-        "profile_path": "", "verification": {"status": "failed", "methods": {}, "retry_count": 0},
-        "remediations": [], "diagnosis": diagnosis, "processed": 0, "restarts": 0,
-    }
+    """The report of a window that never got as far as a browser."""
+    path = spec.base_profile_path if spec.profile_type is ProfileType.BASE else Path()
+    return WindowReport(spec.worker_id, spec.profile_type, path, diagnosis=diagnosis).to_dict()
 
 
 def _watch_supervisor(supervisor_pid: int, runtime: _WorkerRuntime) -> None:
@@ -262,8 +294,9 @@ def worker_main(spec: WorkerSpec, inbox: Any, outbox: Any, clone_slots: Any) -> 
         os._exit(EXIT_OK)
 
     signal.signal(signal.SIGTERM, on_term)
-    threading.Thread(target=_watch_supervisor, args=(spec.supervisor_pid, runtime), daemon=True,
-                     name="supervisor-watch").start()
+    threading.Thread(
+        target=_watch_supervisor, args=(spec.supervisor_pid, runtime), daemon=True, name="supervisor-watch"
+    ).start()
     code = EXIT_OK
     try:
         if not runtime.open_window():

@@ -16,6 +16,7 @@ import os
 import shutil
 import sqlite3
 import stat
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -71,8 +72,10 @@ _SKIP_SUFFIXES = ("-journal", "-wal", "-shm")
 SPACE_MARGIN_BYTES = 128 * 1024 * 1024
 """Free space kept beyond the bytes to copy: the windows write caches into their clones."""
 
-# Several files at once: copies of small files are dominated by per-file system calls.
-_COPY_THREADS = 4
+# Files copied at once inside one copy. Measured on Linux (2 cores, ext4 and tmpfs): threads only add GIL
+# and scheduling cost; on Windows, per-file open/close costs (antivirus) make parallel copies pay off.
+_COPY_THREADS = 4 if os.name == "nt" else 1
+_FAST_COPY = sys.platform.startswith("linux")
 _OWNER_RW = stat.S_IRUSR | stat.S_IWUSR
 
 
@@ -158,6 +161,9 @@ def _backup_sqlite(src: Path, dst: Path) -> None:
         with open_sqlite_readonly(src) as source:
             target = sqlite3.connect(dst)
             try:
+                # No fsync per DB: a crash leaves the snapshot without its completion marker anyway.
+                target.execute("PRAGMA synchronous = OFF")
+                target.execute("PRAGMA journal_mode = OFF")
                 source.backup(target)
             finally:
                 target.close()
@@ -187,8 +193,27 @@ def _snapshot_file(src: Path, dst: Path) -> None:
 
 
 def _clone_file(src: Path, dst: Path) -> None:
-    shutil.copy2(src, dst)  # os.copy_file_range / sendfile on Linux: the kernel copies, no Python loop
-    _owner_writable(dst)
+    if not _FAST_COPY:
+        shutil.copy2(src, dst)
+        _owner_writable(dst)
+        return
+    # copy2's generic path costs ~15 system calls per file; a clone is hundreds of small files.
+    fin = os.open(src, os.O_RDONLY)
+    try:
+        st = os.fstat(fin)
+        fout = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            remaining = st.st_size
+            while remaining > 0:
+                sent = os.sendfile(fout, fin, None, remaining)
+                if sent == 0:
+                    break
+                remaining -= sent
+            os.utime(fout, ns=(st.st_atime_ns, st.st_mtime_ns))
+        finally:
+            os.close(fout)
+    finally:
+        os.close(fin)
 
 
 def copy_plan(

@@ -31,6 +31,7 @@ __all__ = [
     "VerificationResult",
     "VerificationStatus",
     "WorkerProfile",
+    "window_letter",
 ]
 
 
@@ -281,7 +282,7 @@ class WorkerProfile:
     @property
     def letter(self) -> str:
         """The window's letter as operators say it: worker 1 is window A."""
-        return _window_letter(self.worker_id)
+        return window_letter(self.worker_id)
 
     def transition(self, new: ProfileState) -> None:
         """Move to `new`, refusing transitions the lifecycle does not allow."""
@@ -318,7 +319,8 @@ class WorkerProfile:
         return self.history[-1].to_dict()
 
 
-def _window_letter(worker_id: int) -> str:
+def window_letter(worker_id: int) -> str:
+    """How operators name a worker's window: worker 1 is A, 2 is B, ... (W27, W28 past Z)."""
     return chr(ord("A") + worker_id - 1) if worker_id <= 26 else f"W{worker_id}"
 
 

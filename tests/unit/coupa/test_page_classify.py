@@ -44,7 +44,7 @@ def item(url: str, kind: str = "anchor", ref: str = "0", **fields: Any) -> dict[
     return base
 
 
-# --- error pages ---------------------------------------------------------------------------------------
+# --- error pages ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -73,7 +73,9 @@ def test_error_text_is_matched_case_insensitively() -> None:
 
 
 def test_localised_error_texts_can_be_added() -> None:
-    raw = raw_page(errors=["Hoppla! Wir konnten nicht finden, was Sie gesucht haben"], headings=[], suppliers=[])
+    raw = raw_page(
+        errors=["Hoppla! Wir konnten nicht finden, was Sie gesucht haben"], headings=[], suppliers=[]
+    )
     assert classify_page(raw).kind is PageKind.CONTENT  # unknown text, but the page is not empty
     german = (*ERROR_TEXTS, "Wir konnten nicht finden")
     assert classify_page(raw, error_texts=german).kind is PageKind.NOT_FOUND
@@ -92,7 +94,9 @@ def test_error_flash_on_a_page_with_content_is_not_not_found() -> None:
     [
         raw_page(status=500, suppliers=[], headings=["We're sorry, but something went wrong."]),
         raw_page(status=200, suppliers=[], headings=["We're sorry, but something went wrong."]),
-        raw_page(status=503, suppliers=[], headings=["Oops"], errors=["Oops! We couldn't find what you wanted"]),
+        raw_page(
+            status=503, suppliers=[], headings=["Oops"], errors=["Oops! We couldn't find what you wanted"]
+        ),
         raw_page(status=200, suppliers=[], headings=["Sorry"], errors=["Coupa is down for maintenance"]),
     ],
 )
@@ -122,7 +126,7 @@ def test_garbage_probe_result_is_unrecognised_not_a_crash() -> None:
     assert page.attachments == ()
 
 
-# --- supplier ---------------------------------------------------------------------------------------------
+# --- supplier -------------------------------------------------------------------------------------
 
 
 def test_supplier_prefers_the_data_attribute_and_collapses_space() -> None:
@@ -139,7 +143,7 @@ def test_no_supplier_is_empty() -> None:
     assert classify_page(raw_page(suppliers=[])).supplier == ""
 
 
-# --- file URLs --------------------------------------------------------------------------------------------
+# --- file URLs ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -179,15 +183,24 @@ def test_decoys_are_not_files(url: str, explicit: bool) -> None:
     assert not is_file_url(url, PAGE, po_digits="15262984", explicit_download=explicit)
 
 
-# --- attachments -----------------------------------------------------------------------------------------------
+# --- attachments ----------------------------------------------------------------------------------
 
 
 def test_button_span_form_uses_the_inner_data_url_and_the_title() -> None:
     raw = raw_page(
         items=[
-            item(FILE, "button", "0", title="example.eml", aria="example.eml file attachment", label="example.eml"),
+            item(
+                FILE,
+                "button",
+                "0",
+                title="example.eml",
+                aria="example.eml file attachment",
+                label="example.eml",
+            ),
             item(f"{HOST}/attachments/1270815590", "data_url", "1"),  # the outer li's show route
-            item(f"{HOST}/attachments/1270815590", "anchor", "2", title="Attachment details", label="details"),
+            item(
+                f"{HOST}/attachments/1270815590", "anchor", "2", title="Attachment details", label="details"
+            ),
         ]
     )
     page = classify_page(raw, po_digits="15262984")
@@ -218,7 +231,9 @@ def test_same_file_in_two_forms_is_one_attachment_opened_by_url() -> None:
 def test_two_files_with_the_same_name_are_two_attachments_in_page_order() -> None:
     first = f"{HOST}/attachment/attachment_file/type/1/quote.pdf"
     second = f"{HOST}/attachments/2/download"
-    page = classify_page(raw_page(items=[item(first, "button", "0", title="quote.pdf"), item(second, "anchor", "1")]))
+    page = classify_page(
+        raw_page(items=[item(first, "button", "0", title="quote.pdf"), item(second, "anchor", "1")])
+    )
     assert [a.key for a in page.attachments] == [first, second]
 
 
@@ -232,7 +247,7 @@ def test_attachments_of_an_error_page_are_dropped() -> None:
     assert classify_page(raw).attachments == ()
 
 
-# --- names -------------------------------------------------------------------------------------------------------
+# --- names ----------------------------------------------------------------------------------------
 
 
 def test_name_hint_prefers_title_then_aria_then_url() -> None:
@@ -243,7 +258,9 @@ def test_name_hint_prefers_title_then_aria_then_url() -> None:
 
 
 def test_name_hint_ignores_noise_labels() -> None:
-    assert best_name_hint(title="=" * 60, url=f"{HOST}/attachments/1/download", label="terms.pdf") == "terms.pdf"
+    assert (
+        best_name_hint(title="=" * 60, url=f"{HOST}/attachments/1/download", label="terms.pdf") == "terms.pdf"
+    )
     noisy = "Please find attached the signed quotation ====="
     assert best_name_hint(url=f"{HOST}/attachments/1/download", label=noisy) == "download"
 
@@ -252,7 +269,7 @@ def test_name_hint_without_anything_is_empty() -> None:
     assert best_name_hint() == ""
 
 
-# --- requisitions ------------------------------------------------------------------------------------------------
+# --- requisitions ---------------------------------------------------------------------------------
 
 
 def test_requisition_links_are_normalised_and_deduplicated() -> None:

@@ -8,12 +8,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-
 
 
 def make_sqlite(path: Path, table: str, rows: list[tuple[object, ...]]) -> None:
@@ -23,7 +21,7 @@ def make_sqlite(path: Path, table: str, rows: list[tuple[object, ...]]) -> None:
         conn.execute(f"CREATE TABLE {table} (k TEXT, v BLOB, n INTEGER)")
         conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
         conn.execute("INSERT INTO meta VALUES ('version', '21')")
-        conn.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)", rows)
+        conn.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)", rows)  # noqa: S608
     conn.close()
 
 
@@ -59,7 +57,11 @@ def build_profile(
     make_sqlite(profile / "History", "urls", [(f"https://x/{i}", b"", i) for i in range(50)])
     leveldb = profile / "Local Storage" / "leveldb"
     leveldb.mkdir(parents=True)
-    for name, data in (("000003.log", b"ls" * 100), ("CURRENT", b"MANIFEST-000001\n"), ("MANIFEST-000001", b"m")):
+    for name, data in (
+        ("000003.log", b"ls" * 100),
+        ("CURRENT", b"MANIFEST-000001\n"),
+        ("MANIFEST-000001", b"m"),
+    ):
         (leveldb / name).write_bytes(data)
     (leveldb / "LOCK").write_bytes(b"")
     idb = profile / "IndexedDB" / "https_sandbox.test_0.indexeddb.leveldb"
@@ -80,8 +82,11 @@ def build_profile(
     # Give everything an old, known mtime so a later touch would show.
     for dirpath, dirnames, filenames in os.walk(root, topdown=False):
         for name in filenames + dirnames:
-            os.utime(Path(dirpath) / name, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000),
-                     follow_symlinks=False)
+            os.utime(
+                Path(dirpath) / name,
+                ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000),
+                follow_symlinks=False,
+            )
     os.utime(root, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
     return root
 
@@ -105,6 +110,7 @@ def tree_state(root: Path) -> dict[str, tuple[str, int, int]]:
 
 def dead_pid() -> int:
     """The PID of a process that has ended."""
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     return int(proc.stdout)

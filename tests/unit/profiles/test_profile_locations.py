@@ -71,7 +71,9 @@ def test_linux_honours_absolute_xdg_config_home_only() -> None:
     env = {"HOME": "/home/ana", "XDG_CONFIG_HOME": "/cfg"}
     assert default_user_data_dir(BrowserKind.CHROMIUM, "linux", env) == PurePosixPath("/cfg/chromium")
     env["XDG_CONFIG_HOME"] = "relative"
-    assert default_user_data_dir(BrowserKind.CHROMIUM, "linux", env) == PurePosixPath("/home/ana/.config/chromium")
+    assert default_user_data_dir(BrowserKind.CHROMIUM, "linux", env) == PurePosixPath(
+        "/home/ana/.config/chromium"
+    )
 
 
 @pytest.mark.parametrize("platform", ["win32", "darwin", "linux"])
@@ -96,14 +98,18 @@ def test_resolve_profile_values(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 def test_which_default_windows_ignores_case_and_trailing_separator() -> None:
     path = r"c:\users\ANA\appdata\local\microsoft\edge\user data" + "\\"
     assert which_default_user_data_dir(path, "win32", WIN) is BrowserKind.EDGE
-    assert which_default_user_data_dir(r"C:\Users\ana\AppData\Local\Google\Chrome\User Data", "win32", WIN) \
+    assert (
+        which_default_user_data_dir(r"C:\Users\ana\AppData\Local\Google\Chrome\User Data", "win32", WIN)
         is BrowserKind.CHROME
+    )
     assert which_default_user_data_dir(r"C:\coupadl\profile", "win32", WIN) is None
 
 
 def test_which_default_other_os() -> None:
-    assert which_default_user_data_dir("/home/ana/.config/chromium", "linux", {"HOME": "/home/ana"}) \
+    assert (
+        which_default_user_data_dir("/home/ana/.config/chromium", "linux", {"HOME": "/home/ana"})
         is BrowserKind.CHROMIUM
+    )
     mac = "/Users/ana/Library/Application Support/Microsoft Edge"
     assert which_default_user_data_dir(mac, "darwin", {"HOME": "/Users/ana"}) is BrowserKind.EDGE
 

@@ -74,7 +74,10 @@ def test_base_first(manager_factory: Factory, base: Path) -> None:
         assert clone.state is ProfileState.READY and clone.is_ready()
         assert (clone.profile_path.stat().st_mode & 0o777) == 0o700
         assert clone.checksums == dict(manager._require_snapshot().checksums)
-        assert clone.file_verification is not None and clone.file_verification.status is VerificationStatus.SUCCESS
+        assert (
+            clone.file_verification is not None
+            and clone.file_verification.status is VerificationStatus.SUCCESS
+        )
         assert (clone.profile_path / "Default" / "Network" / "Cookies").is_file()
         assert f"--user-data-dir={clone.profile_path}" in clone.get_selenium_options()
     with pytest.raises(ValueError, match="already has a profile"):
@@ -105,7 +108,7 @@ def test_start_refuses_a_locked_or_missing_base(
         manager_factory().start()
     with pytest.raises(ProfileMissingException):
         manager_factory(base=tmp_path / "absent").start()
-    assert [p for p in temp_root.iterdir()] == []
+    assert list(temp_root.iterdir()) == []
 
 
 def test_temp_root_must_not_overlap_base(base: Path) -> None:
@@ -138,9 +141,12 @@ def test_interrupted_copy_is_retried_and_leaves_nothing(
         real(src, dst)
 
     monkeypatch.setattr(copying, "_clone_file", flaky)
-    manager = manager_factory(verification_config=VerificationConfig(
-        enabled_methods=(VerificationMethod.FILE_VERIFICATION,),
-        retry_config={"max_attempts": 3, "base_delay": 0.01, "max_delay": 0.02}))
+    manager = manager_factory(
+        verification_config=VerificationConfig(
+            enabled_methods=(VerificationMethod.FILE_VERIFICATION,),
+            retry_config={"max_attempts": 3, "base_delay": 0.01, "max_delay": 0.02},
+        )
+    )
     manager.start()
     clone = manager.create_worker_profile(2)
     assert clone.is_ready()
@@ -200,7 +206,9 @@ def test_file_verification_finds_changes(manager_factory: Factory) -> None:
     (clone.profile_path / "Default" / "Login Data").unlink()
     result = manager.verify_profile_files(clone)
     assert result.status is VerificationStatus.FAILED
-    assert "different: Default/Preferences" in result.detail and "missing: Default/Login Data" in result.detail
+    assert (
+        "different: Default/Preferences" in result.detail and "missing: Default/Login Data" in result.detail
+    )
     assert result.duration_s >= 0
 
 
@@ -219,10 +227,13 @@ def test_verify_profile_combines_methods(manager_factory: Factory) -> None:
     assert result.is_success() and clone.state is ProfileState.VERIFIED
     assert clone.get_verification_summary()["methods"]["file"]["status"] == "success"
     base = manager.create_worker_profile(1)
-    base_result = manager.verify_profile(base, {VerificationMethod.CAPABILITY_CHECK: ok,
-                                                VerificationMethod.AUTH_CHECK: ok})
+    base_result = manager.verify_profile(
+        base, {VerificationMethod.CAPABILITY_CHECK: ok, VerificationMethod.AUTH_CHECK: ok}
+    )
     assert base_result.is_success()
-    assert base_result.method_results[VerificationMethod.FILE_VERIFICATION].status is VerificationStatus.SKIPPED
+    assert (
+        base_result.method_results[VerificationMethod.FILE_VERIFICATION].status is VerificationStatus.SKIPPED
+    )
 
 
 def test_cleanup_waits_for_the_browser(manager_factory: Factory) -> None:
@@ -266,7 +277,9 @@ def test_cleanup_refuses_the_base_disguised_as_a_clone(manager_factory: Factory,
     assert tree_state(base) == before
 
 
-def test_remove_guarded_refusals(manager_factory: Factory, base: Path, temp_root: Path, tmp_path: Path) -> None:
+def test_remove_guarded_refusals(
+    manager_factory: Factory, base: Path, temp_root: Path, tmp_path: Path
+) -> None:
     before = tree_state(base)
     manager = manager_factory()
     manager.start()
@@ -279,8 +292,14 @@ def test_remove_guarded_refusals(manager_factory: Factory, base: Path, temp_root
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / OWNER_MARKER).write_text("{}")
-    for path, words in [(link, "symlink"), (unmarked, "no coupadl owner marker"), (outside, "not inside"),
-                        (temp_root, "not inside"), (base, "not inside"), (base / "Default", "not inside")]:
+    for path, words in [
+        (link, "symlink"),
+        (unmarked, "no coupadl owner marker"),
+        (outside, "not inside"),
+        (temp_root, "not inside"),
+        (base, "not inside"),
+        (base / "Default", "not inside"),
+    ]:
         with pytest.raises(UnsafeRemovalError, match=words):
             remove_guarded(path, temp_root=temp_root, protected=[base])
     # A base that lives inside the temp root (should never happen) is still protected.
@@ -304,8 +323,14 @@ def _worker_reclones(setup: dict[str, Any], slots: Any, out: Any) -> None:
     manager = ProfileManager.attach_snapshot(clone_slots=slots, **setup)
     profile = manager.create_worker_profile(1)
     again = manager.reclone(profile)
-    out.put((str(profile.profile_path), str(again.profile_path), again.is_ready(),
-             manager.verify_profile_files(again).status.value))
+    out.put(
+        (
+            str(profile.profile_path),
+            str(again.profile_path),
+            again.is_ready(),
+            manager.verify_profile_files(again).status.value,
+        )
+    )
     manager.shutdown()
 
 
@@ -313,7 +338,7 @@ def test_a_worker_process_clones_from_the_snapshot(manager_factory: Factory) -> 
     manager = manager_factory(policy=ProfilePolicy.ALL_CLONES)
     manager.start()
     setup = manager.worker_setup()
-    assert pickle.loads(pickle.dumps(setup))["config"] == manager.config
+    assert pickle.loads(pickle.dumps(setup))["config"] == manager.config  # noqa: S301 - our own bytes
     ctx = multiprocessing.get_context("spawn")
     slots, out = ctx.BoundedSemaphore(1), ctx.Queue()
     proc = ctx.Process(target=_worker_reclones, args=(setup, slots, out))
@@ -352,3 +377,21 @@ def test_worker_profile_transitions_are_enforced(tmp_path: Path) -> None:
     profile.transition(ProfileState.DESTROYED)
     with pytest.raises(ValueError):
         profile.transition(ProfileState.READY)
+
+
+def test_from_settings(base: Path, temp_root: Path) -> None:
+    from coupadl.settings import Settings
+
+    settings = Settings(
+        profile=str(base),
+        workers=5,
+        profile_policy=ProfilePolicy.ALL_CLONES,
+        base_url="https://acme.coupahost.com",
+        clone_timeout=12,
+    )
+    manager = ProfileManager.from_settings(settings, temp_directory=temp_root)
+    assert (manager.base_profile_path, manager.max_concurrent_clones, manager.clone_timeout) == (base, 5, 12)
+    assert manager.config.policy is ProfilePolicy.ALL_CLONES
+    assert manager.verification_config.auth_check_url == "https://acme.coupahost.com/user/home"
+    offline = ProfileManager.from_settings(Settings(profile=str(base)), temp_directory=temp_root)
+    assert VerificationMethod.AUTH_CHECK not in offline.verification_config.enabled_methods

@@ -30,19 +30,37 @@ from coupadl.profiles.models import ProfileManagerState
 @pytest.mark.parametrize(
     ("name", "is_dir"),
     [
-        ("Cache", True), ("Code Cache", True), ("GPUCache", True), ("GrShaderCache", True), ("DawnCache", True),
-        ("GraphiteDawnCache", True), ("component_crx_cache", True), ("CacheStorage", True), ("Crashpad", True),
-        ("optimization_guide_model_store", True), ("BrowserMetrics", True), ("Crash Reports", True),
-        ("SingletonLock", False), ("SingletonSocket", False), ("lockfile", False), ("LOCK", False),
-        ("DevToolsActivePort", False), ("Cookies-journal", False), ("History-wal", False), ("x-shm", False),
-        ("BrowserMetrics-spare.pma", False), (".coupadl-owner.json", False),
+        ("Cache", True),
+        ("Code Cache", True),
+        ("GPUCache", True),
+        ("GrShaderCache", True),
+        ("DawnCache", True),
+        ("GraphiteDawnCache", True),
+        ("component_crx_cache", True),
+        ("CacheStorage", True),
+        ("Crashpad", True),
+        ("optimization_guide_model_store", True),
+        ("BrowserMetrics", True),
+        ("Crash Reports", True),
+        ("SingletonLock", False),
+        ("SingletonSocket", False),
+        ("lockfile", False),
+        ("LOCK", False),
+        ("DevToolsActivePort", False),
+        ("Cookies-journal", False),
+        ("History-wal", False),
+        ("x-shm", False),
+        ("BrowserMetrics-spare.pma", False),
+        (".coupadl-owner.json", False),
     ],
 )
 def test_skipped(name: str, is_dir: bool) -> None:
     assert is_skipped(name, is_dir=is_dir)
 
 
-@pytest.mark.parametrize("name", ["Cookies", "Preferences", "Local State", "000003.log", "CURRENT", "Login Data"])
+@pytest.mark.parametrize(
+    "name", ["Cookies", "Preferences", "Local State", "000003.log", "CURRENT", "Login Data"]
+)
 def test_kept(name: str) -> None:
     assert not is_skipped(name, is_dir=False)
 
@@ -50,8 +68,15 @@ def test_kept(name: str) -> None:
 def test_plan_takes_top_files_and_one_profile(base: Path) -> None:
     plan = plan_snapshot(base, "Default")
     files = {rel for rel, _ in plan.files}
-    assert {"Local State", "First Run", "Last Version", "Default/Preferences", "Default/Network/Cookies",
-            "Default/Local Storage/leveldb/000003.log", "Default/Local Storage/leveldb/CURRENT"} <= files
+    assert {
+        "Local State",
+        "First Run",
+        "Last Version",
+        "Default/Preferences",
+        "Default/Network/Cookies",
+        "Default/Local Storage/leveldb/000003.log",
+        "Default/Local Storage/leveldb/CURRENT",
+    } <= files
     assert not any(rel.startswith("Profile 1") for rel in files)
     assert not any("Cache" in rel or "LOCK" in rel or "journal" in rel or "Metrics" in rel for rel in files)
     assert "DevToolsActivePort" not in files
@@ -71,15 +96,30 @@ def test_snapshot_contents(manager_factory: Callable[..., ProfileManager], base:
     assert conn.execute("SELECT k, v FROM cookies").fetchall() == [("sandbox.test", b"\x01session")]
     conn.close()
     names = {p.name for p in snap.rglob("*")}
-    assert not names & {"Cache", "Code Cache", "GPUCache", "Singleton" "Lock", "LOCK", "Profile 1",
-                        "Cookies-journal", "link-to-elsewhere", "DevToolsActivePort", "GrShaderCache"}
+    assert not names & {
+        "Cache",
+        "Code Cache",
+        "GPUCache",
+        "SingletonLock",
+        "LOCK",
+        "Profile 1",
+        "Cookies-journal",
+        "link-to-elsewhere",
+        "DevToolsActivePort",
+        "GrShaderCache",
+    }
     assert (snap / "Default" / "Local Storage" / "leveldb" / "000003.log").read_bytes() == b"ls" * 100
     # Non-SQLite files keep their metadata.
     assert (snap / "Local State").stat().st_mtime_ns == (base / "Local State").stat().st_mtime_ns
     record = read_complete(snap)
     assert record is not None
-    assert set(record["checksums"]) == {"Local State", "Default/Preferences", "Default/Network/Cookies",
-                                        "Default/Login Data", "Default/Web Data"}
+    assert set(record["checksums"]) == {
+        "Local State",
+        "Default/Preferences",
+        "Default/Network/Cookies",
+        "Default/Login Data",
+        "Default/Web Data",
+    }
     assert tree_state(base) == before
 
 
@@ -109,8 +149,13 @@ def test_content_hash_equal_for_backup_copy_and_sensitive_to_rows(tmp_path: Path
 
 def test_key_artifacts_and_compare(base: Path) -> None:
     rels = key_artifacts(base, "Default")
-    assert rels == ["Local State", "Default/Preferences", "Default/Network/Cookies", "Default/Login Data",
-                    "Default/Web Data"]
+    assert rels == [
+        "Local State",
+        "Default/Preferences",
+        "Default/Network/Cookies",
+        "Default/Login Data",
+        "Default/Web Data",
+    ]
     assert find_cookie_db(base / "Default") == base / "Default" / "Network" / "Cookies"
     sums = {r: file_sha256(base / r) for r in rels}
     assert compare_checksums(sums, sums) == []

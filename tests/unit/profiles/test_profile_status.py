@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from profile_factory import build_profile, dead_pid, tree_state
 
 from coupadl.errors import (
     PermissionDeniedException,
@@ -17,8 +18,6 @@ from coupadl.errors import (
 from coupadl.profiles import locks, status
 from coupadl.profiles.models import ProfileStatus, ProfileStatusReport
 from coupadl.profiles.status import get_base_profile_status, raise_for_status
-
-from profile_factory import build_profile, dead_pid, tree_state
 
 
 def test_available_and_unchanged(base: Path) -> None:

@@ -24,8 +24,13 @@ def _dead_owner(kind: FolderKind) -> dict[str, object]:
     create_time = psutil.Process(proc.pid).create_time()
     proc.terminate()
     proc.wait()
-    return {"kind": kind.value, "pid": proc.pid, "create_time": create_time,
-            "host": socket.gethostname(), "created_at": ""}
+    return {
+        "kind": kind.value,
+        "pid": proc.pid,
+        "create_time": create_time,
+        "host": socket.gethostname(),
+        "created_at": "",
+    }
 
 
 def _folder(root: Path, name: str, owner: dict[str, object] | None) -> Path:

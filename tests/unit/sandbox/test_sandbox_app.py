@@ -315,3 +315,23 @@ def test_files_listing_matches_the_served_bytes(app: Flask, client: FlaskClient)
 
 def test_scenario_is_served_as_json(app: Flask, client: FlaskClient) -> None:
     assert Scenario.from_json(client.get("/sandbox/scenario").text) == site_of(app).scenario
+
+
+def test_every_demo_file_is_served_with_its_listed_bytes() -> None:
+    app = create_app(Scenario.demo())
+    client = app.test_client()
+    client.get("/sandbox/autologin")
+    checked = 0
+    for served in site_of(app).files():
+        if served.attachment.delay_s:
+            continue  # covered by test_slow_files_trickle; keeps this test fast
+        response = client.get(served.path)
+        for _ in range(served.attachment.fail_first):
+            assert response.status_code == 503
+            response = client.get(served.path)
+        if served.attachment.redirect:
+            response = client.get(response.headers["Location"])
+        assert response.status_code == 200, served.name
+        assert hashlib.sha256(response.data).hexdigest() == served.sha256, served.name
+        checked += 1
+    assert checked == len(site_of(app).files()) - 1  # all but the one slow file

@@ -1,0 +1,48 @@
+"""Task handlers for pool tests, given to the pool as `support.handlers:<name>`.
+
+Spawned workers import them by name; `tests/` is on `sys.path` in the test process (rootdir conftest) and a
+spawned child inherits the parent's `sys.path`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from coupadl.browser.session import Tab
+from coupadl.browser.signin import signin_redirect
+from coupadl.errors import SessionExpiredError
+
+__all__ = ["visit"]
+
+
+def visit(tab: Tab, payload: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """Open `payload["url"]` in the task's tab and report where it ran.
+
+    Payload keys: `url`; `hold` (seconds to sleep after loading, simulating a slow or hung task);
+    `hold_attempts` (attempt numbers that hold; all when absent). Raises `SessionExpiredError` when the site
+    sent the tab to sign-in.
+    """
+    session = tab.session
+    tabs_at_start = session.open_tab_count()
+    url = str(payload["url"])
+    final = tab.get(url, timeout=float(options.get("page_load_timeout", 20.0)))
+    redirected = signin_redirect(url, final, has_password_form=tab.has_signin_form())
+    if redirected is not None:
+        raise SessionExpiredError(f"signed out while opening {url}", redirected_to=redirected)
+    hold = float(payload.get("hold", 0.0))
+    attempt = int(payload.get("attempt", 1))
+    hold_attempts = payload.get("hold_attempts")
+    if hold and (hold_attempts is None or attempt in hold_attempts):
+        time.sleep(hold)
+    return {
+        "worker_pid": os.getpid(),
+        "browser_pid": session.browser_pid,
+        "handle": tab.window_handle,
+        "main_handle": session.main_window_handle,
+        "tabs_at_start": tabs_at_start,
+        "tabs_during": session.open_tab_count(),
+        "attempt": attempt,
+        "final_url": final,
+    }
