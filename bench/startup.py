@@ -43,7 +43,8 @@ def _manager(base: Path, temp: Path, verification: VerificationConfig, workers: 
 def parallel(base: Path, temp: Path, launch: LaunchConfig, verification: VerificationConfig, n: int) -> float:
     """Seconds until the pool's N windows are all verified."""
     manager = _manager(base, temp, verification, n)
-    state = Path(tempfile.mkdtemp(prefix="bs-", dir=temp))
+    temp.mkdir(parents=True, exist_ok=True)
+    state = Path(tempfile.mkdtemp(prefix="bs-", dir=temp.parent))
     specs = default_worker_specs(
         worker_count=n,
         base_profile=base,
@@ -115,12 +116,13 @@ def main() -> None:
             print(f"machine: {platform.node()} {platform.machine()}, python {platform.python_version()}")
             print(f"{'N':>3} {'parallel s':>11} {'sequential s':>13} {'vs N=1':>8}")
             first = None
+            temp = root / "clones"  # beside the base, never around it
             for n in args.sizes:
                 par = statistics.median(
-                    parallel(base, root, launch, verification, n) for _ in range(args.repeats)
+                    parallel(base, temp, launch, verification, n) for _ in range(args.repeats)
                 )
                 seq = statistics.median(
-                    sequential(base, root, launch, verification, n) for _ in range(args.repeats)
+                    sequential(base, temp, launch, verification, n) for _ in range(args.repeats)
                 )
                 first = first or par
                 print(f"{n:>3} {par:>11.2f} {seq:>13.2f} {par / first:>7.2f}x", flush=True)

@@ -45,46 +45,47 @@ def make_console(quiet: bool = False) -> Console:
     return Console(quiet=quiet, highlight=False, soft_wrap=False)
 
 
-def _status_text(status: str) -> Text:
-    return Text(status, style=_STYLE.get(status, ""))
+def _status_text(text: str, status: str | None = None) -> Text:
+    return Text(text, style=_STYLE.get(status or text, ""))
 
 
-def format_window_table(reports: Mapping[int, Mapping[str, Any]]) -> Table:
-    """One row per window: profile, each verification method with its time, remediation, outcome."""
+def _method_cell(method: Mapping[str, Any] | None) -> Text:
+    if not method:
+        return Text("-", style="dim")
+    status = str(method["status"])
+    shown = {"success": "ok", "skipped": "skip", "timeout": "TIME", "failed": "FAIL"}.get(status, status[:4])
+    return _status_text(f"{shown} {float(method['duration_s']):.2f}s", status)
+
+
+def format_window_table(reports: Mapping[int, Mapping[str, Any]]) -> Group:
+    """One row per window (profile type, each verification method with its time, outcome), then each
+    window's profile path, its remediation steps and, for a window that failed, the diagnosis."""
     table = Table(title="Windows", title_justify="left")
-    for column in (
-        "win",
-        "worker",
-        "profile",
-        "path",
-        *_METHODS,
-        "retries",
-        "remediation",
-        "verified",
-        "diagnosis",
-    ):
-        table.add_column(column, overflow="fold")
-    for worker_id, report in sorted(reports.items()):
+    table.add_column("win", no_wrap=True)
+    table.add_column("profile", no_wrap=True)
+    for column in _METHODS:
+        table.add_column(column, no_wrap=True)
+    table.add_column("verified", no_wrap=True)
+    notes: list[Text] = []
+    for _worker_id, report in sorted(reports.items()):
         verification = report.get("verification") or {}
         methods = verification.get("methods") or {}
-        cells: list[Any] = [
-            str(report.get("window", "")),
-            str(worker_id),
+        status = str(verification.get("status", "pending"))
+        letter = str(report.get("window", ""))
+        table.add_row(
+            letter,
             str(report.get("profile_type", "")),
-            str(report.get("profile_path", "")),
-        ]
-        for name in _METHODS:
-            method = methods.get(name)
-            cells.append(
-                _status_text(f"{method['status']} {method['duration_s']:.2f}s") if method else Text("-")
-            )
+            *(_method_cell(methods.get(name)) for name in _METHODS),
+            _status_text("yes" if status == "success" else "NO", status),
+        )
+        notes.append(Text(f"  {letter}  {report.get('profile_path', '')}"))
         steps = report.get("remediations") or []
-        cells.append(str(verification.get("retry_count", 0)))
-        cells.append(", ".join(f"{s['step']}:{s['outcome']}" for s in steps) or "-")
-        cells.append(_status_text(str(verification.get("status", "pending"))))
-        cells.append(str(report.get("diagnosis", "")))
-        table.add_row(*cells)
-    return table
+        if steps:
+            done = " ".join(f"{s['step']}:{'ok' if s['outcome'] == 'success' else 'no'}" for s in steps)
+            notes.append(Text(f"     remediation: {done}"))
+        if report.get("diagnosis"):
+            notes.append(Text(f"     {report['diagnosis']}", style="red"))
+    return Group(table, *notes)
 
 
 def format_status_table(totals: Mapping[str, int]) -> Table:

@@ -107,9 +107,8 @@ class BatchRun:
             try:
                 with LiveProgress(self.console, len(tasks), self._letters) as live:
                     self._live = live
-                    pool.start()
-                    if not any(w.status.value == "ready" for w in pool.workers.values()):
-                        return pool.reports(), False
+                    # Each window takes POs as soon as it is verified; no waiting for the slowest.
+                    pool.start(wait=False)
                     pool.run(tasks)
                     for task in pool.pending_tasks():
                         store.release(self._pos[task.task_id])
@@ -118,7 +117,7 @@ class BatchRun:
                 pool.close()
                 self.pool = None
             reports = pool.reports()
-        return reports, True
+        return reports, pool.any_verified
 
     def _payload(self, store: ProgressStore, po: PONumber, base_url: str) -> dict[str, Any]:
         return {

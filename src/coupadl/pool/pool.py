@@ -152,6 +152,8 @@ class PersistentWorkerPool:
         self._stop_requested = False
         self._force = False
         self._last_memory_check = 0.0
+        self._start_deadline = float("inf")
+        self._any_verified = False
         self.outcomes: dict[str, TaskOutcome] = {}
         self.log = get_logger("coupadl.pool")
 
@@ -177,22 +179,38 @@ class PersistentWorkerPool:
         worker.process.start()
         self.log.info("worker spawned", window=worker.spec.letter, pid=worker.process.pid)
 
-    def start(self) -> dict[int, dict[str, Any]]:
-        """Spawn every worker and wait until each window is verified or given up. Returns the reports."""
+    def start(self, *, wait: bool = True) -> dict[int, dict[str, Any]]:
+        """Spawn every worker. With `wait`, return once each window is verified or given up (`check`);
+        without, return at once and let `run` hand out tasks to each window as soon as it is verified.
+
+        Returns the reports known so far.
+        """
+        self._start_deadline = time.monotonic() + self.config.start_timeout
         for worker in self.workers.values():
             self._spawn(worker)
-        deadline = time.monotonic() + self.config.start_timeout
-        while any(w.status is WorkerStatus.STARTING for w in self.workers.values()):
-            if self._stop_requested or time.monotonic() > deadline:
+        while wait and any(w.status is WorkerStatus.STARTING for w in self.workers.values()):
+            if self._stop_requested or time.monotonic() > self._start_deadline:
                 break
             self._pump(timeout=0.2)
             self._reap_dead()
+        if wait:
+            self._expire_start(force=True)
+            if self.state is PoolState.INITIALIZING and not self._stop_requested:
+                self._set_state(PoolState.READY)
+        return self.reports()
+
+    @property
+    def any_verified(self) -> bool:
+        """True once at least one window was verified in this run."""
+        return self._any_verified
+
+    def _expire_start(self, *, force: bool = False) -> None:
+        """Give up windows still starting after `start_timeout` (all of them with `force`)."""
+        if not force and time.monotonic() <= self._start_deadline:
+            return
         for worker in self.workers.values():
             if worker.status is WorkerStatus.STARTING:
                 self._give_up(worker, "the window did not become ready in time")
-        if not self._stop_requested:
-            self._set_state(PoolState.READY)
-        return self.reports()
 
     def reports(self) -> dict[int, dict[str, Any]]:
         """Each worker's `WindowReport` dict with processed and restart counts filled in."""
@@ -225,14 +243,15 @@ class PersistentWorkerPool:
     def run(self, tasks: Iterable[Task]) -> dict[str, TaskOutcome]:
         """Process `tasks` until done, stopped, or no worker is left. Unfinished tasks have no outcome."""
         self._queue.extend(tasks)
-        if self.state is PoolState.READY:
-            self._set_state(PoolState.PROCESSING)
         drain_deadline: float | None = None
         while True:
             if self._force:
                 break
             self._pump(timeout=0.05)
+            if self.state is PoolState.READY:
+                self._set_state(PoolState.PROCESSING)
             self._reap_dead()
+            self._expire_start()
             self._check_timeouts()
             self._guard_memory()
             busy = [w for w in self.workers.values() if w.task is not None]
@@ -294,6 +313,9 @@ class PersistentWorkerPool:
             worker.tracked = msg.processes
             worker.report = msg.report
             worker.set(WorkerStatus.READY)
+            self._any_verified = True
+            if self.state is PoolState.INITIALIZING:
+                self._set_state(PoolState.READY)
             self._emit("worker_ready", worker.worker_id, report=msg.report, restarts=worker.restarts)
         elif isinstance(msg, WorkerUnverified):
             worker.report = msg.report

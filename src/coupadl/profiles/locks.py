@@ -62,11 +62,21 @@ def read_singleton_lock(user_data_dir: Path, hostname: str | None = None) -> Sin
     this_host = hostname if hostname is not None else socket.gethostname()
     if host != this_host:
         state = LockState.FOREIGN
-    elif pid is not None and psutil.pid_exists(pid):
+    elif pid is not None and _running(pid):
         state = LockState.LIVE
     else:
         state = LockState.STALE
     return SingletonLock(target=target, host=host, pid=pid, state=state)
+
+
+def _running(pid: int) -> bool:
+    """True if `pid` is a running process; a zombie (ended, not yet reaped) is not, as for Chromium."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True  # someone else's live process
 
 
 def windows_lockfile_held(user_data_dir: Path) -> bool:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 from profile_factory import build_profile, dead_pid, tree_state
 
@@ -16,6 +21,7 @@ from coupadl.errors import (
     ProfileMissingException,
 )
 from coupadl.profiles import locks, status
+from coupadl.profiles.locks import LockState, read_singleton_lock
 from coupadl.profiles.models import ProfileStatus, ProfileStatusReport
 from coupadl.profiles.status import get_base_profile_status, raise_for_status
 
@@ -215,3 +221,17 @@ def test_raise_for_status(status_: ProfileStatus, exc: type[Exception]) -> None:
 
 def test_raise_for_status_passes_available() -> None:
     raise_for_status(ProfileStatusReport(ProfileStatus.AVAILABLE, "fine"))
+
+
+def test_a_lock_naming_a_zombie_is_stale(tmp_path: Path) -> None:
+    """A browser killed a moment ago and not yet reaped holds no lock (Chromium agrees)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 10
+    while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        (tmp_path / "SingletonLock").symlink_to(f"{socket.gethostname()}-{child.pid}")
+        lock = read_singleton_lock(tmp_path)
+        assert lock is not None and lock.state is LockState.STALE
+    finally:
+        child.wait()
