@@ -72,7 +72,7 @@ def read_singleton_lock(user_data_dir: Path, hostname: str | None = None) -> Sin
 def _running(pid: int) -> bool:
     """True if `pid` is a running process; a zombie (ended, not yet reaped) is not, as for Chromium."""
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
     except psutil.AccessDenied:
