@@ -6,7 +6,9 @@ socket path passes 108 bytes, and pytest's own `tmp_path` can get long.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -211,3 +213,22 @@ class Downloads:
 def downloads(short_tmp: Path) -> Downloads:
     """A `Downloads` helper whose folders are removed after the test."""
     return Downloads(short_tmp / "downloads")
+
+
+@pytest.fixture
+def xvfb_display() -> Iterator[str]:
+    """A private X display (Xvfb) for visible-mode windows; the test sets DISPLAY to it."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (the README's setup command installs it)")
+    display = f":{90 + os.getpid() % 9}"
+    proc = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)
+    try:
+        yield display
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

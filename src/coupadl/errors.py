@@ -26,7 +26,8 @@ CoupadlError                        root: catch this to catch everything of ours
 │   │   └── VerificationTimeoutException
 │   └── SessionExpiredError         signed out mid-run: the task goes back to the queue, never "not found"
 └── TaskError                       one task (PO) went wrong; the window is fine
-    ├── RetryableTaskError          worth another try (timeouts, a download that failed)
+    ├── RetryableTaskError          worth another try (a download that failed, a script error)
+    │   └── OperationTimeoutError   the browser did not finish in time (a page, a script)
     └── PermanentTaskError          no retry can help (malformed page, file rejected)
 ```
 
@@ -49,6 +50,7 @@ __all__ = [
     "FileVerificationException",
     "InputError",
     "InsufficientSpaceException",
+    "OperationTimeoutError",
     "PermanentTaskError",
     "PermissionDeniedException",
     "ProfileCorruptedException",
@@ -184,6 +186,10 @@ class TaskError(CoupadlError):
 
 class RetryableTaskError(TaskError):
     """Another attempt may succeed (a slow page, a download that failed)."""
+
+
+class OperationTimeoutError(RetryableTaskError):
+    """A page load or script did not finish within its timeout."""
 
 
 class PermanentTaskError(TaskError):

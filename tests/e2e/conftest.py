@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from typing import Any
 
 import psutil
 import pytest
+from e2e_helpers import cli_env
 
 from coupadl.browser.discovery import Executables
 from coupadl.sandbox import SandboxServer
@@ -107,7 +107,7 @@ class Workspace:
     def run(self, cmd: list[str], timeout: float = 150.0) -> subprocess.CompletedProcess[str]:
         """Run to the end; fails the test if it takes longer than `timeout`."""
         proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=self.root
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(), cwd=self.root
         )
         self.procs.append(proc)
         try:
@@ -125,7 +125,7 @@ class Workspace:
         """Start in the background (its output goes to files under the workspace)."""
         log = (self.root / f"proc{len(self.procs)}.log").open("w")
         proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=_env(), cwd=self.root
+            cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=cli_env(), cwd=self.root
         )
         log.close()
         self.procs.append(proc)
@@ -164,13 +164,6 @@ class Workspace:
             return "(no logs)"
         files = sorted(p for p in folder.glob("*") if p.is_file())
         return "\n".join(p.read_text(errors="replace")[-4000:] for p in files)
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COUPADL_")}
-    env["PYTHONWARNINGS"] = "error"
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 def browser_descendants(pid: int) -> list[psutil.Process]:

@@ -91,6 +91,19 @@ def on_task_started(task_id: str, action: Callable[[PoolEvent, PoolHarness], Non
 # --- the normal case ------------------------------------------------------------------------------------
 
 
+def kill_browser_during(harness: PoolHarness, task_id: str) -> list[int]:
+    """kill -9 the browser of whichever worker takes `task_id`, 1 s into the task; returns [its worker id]."""
+    victim: list[int] = []
+
+    def kill_browser(event: PoolEvent, h: PoolHarness) -> None:
+        assert event.worker_id is not None
+        victim.append(event.worker_id)
+        later(1.0, lambda: kill9(h.current_browser(victim[0])))
+
+    harness.hooks.append(on_task_started(task_id, kill_browser))
+    return victim
+
+
 def test_three_workers_finish_thirty_tasks_one_browser_each_tab_per_task(
     make_pool: Factory, sandbox: SandboxServer
 ) -> None:
@@ -130,14 +143,7 @@ def test_browser_killed_mid_task_restarts_only_that_worker(
 ) -> None:
     harness = make_pool(sandbox, workers=3)
     harness.start()
-    victim: list[int] = []
-
-    def kill_browser(event: PoolEvent, h: PoolHarness) -> None:
-        assert event.worker_id is not None
-        victim.append(event.worker_id)
-        later(1.0, lambda: kill9(h.current_browser(victim[0])))
-
-    harness.hooks.append(on_task_started("t03", kill_browser))
+    victim = kill_browser_during(harness, "t03")
     work = tasks(sandbox, 12)
     work[3] = Task("t03", {"url": sandbox.url("/user/home"), "hold": 4.0, "hold_attempts": [1]})
 
@@ -199,14 +205,7 @@ def test_worker_that_cannot_restart_hands_its_task_to_another(
     harness = make_pool(sandbox, workers=2, max_restarts=0)
     harness.start()
     assert harness.pool is not None
-    victim: list[int] = []
-
-    def kill_browser(event: PoolEvent, h: PoolHarness) -> None:
-        assert event.worker_id is not None
-        victim.append(event.worker_id)
-        later(1.0, lambda: kill9(h.current_browser(victim[0])))
-
-    harness.hooks.append(on_task_started("t01", kill_browser))
+    victim = kill_browser_during(harness, "t01")
     work = tasks(sandbox, 6)
     work[1] = Task("t01", {"url": sandbox.url("/user/home"), "hold": 4.0, "hold_attempts": [1]})
 

@@ -6,9 +6,6 @@ for N windows at once).
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,24 +228,6 @@ def test_a_signed_out_base_fails_every_window_naming_the_sign_in_redirect(
         )
         assert report["remediations"], "remediation was attempted"
         assert all(step["outcome"] == "failed" for step in report["remediations"])
-
-
-@pytest.fixture
-def xvfb_display() -> Iterator[str]:
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed (the README's setup command installs it)")
-    display = f":{90 + os.getpid() % 9}"
-    proc = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(0.5)
-    try:
-        yield display
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_visible_mode_verifies_like_headless(

@@ -243,12 +243,6 @@ class BrowserSession:
         end_trees(self.tracked_processes, timeout=2.0)
         self.transition(SessionState.CLOSED)
 
-    def kill(self) -> None:
-        """End the browser and driver at once by PID (no flush); for hung or crashed sessions."""
-        end_trees(self.tracked_processes, timeout=2.0)
-        if self.state is not SessionState.CLOSED:
-            self.state = SessionState.CLOSED
-
 
 class Tab:
     """One short-lived tab processing one task inside a `BrowserSession`."""

@@ -20,8 +20,10 @@ from coupadl.errors import (
     CoupadlError,
     DefaultProfileRefusedError,
     DriverMismatchError,
+    OperationTimeoutError,
     RetryableTaskError,
 )
+from coupadl.profiles.locations import is_default_user_data_dir
 
 __all__ = ["SeleniumError", "translate", "translate_start_error"]
 
@@ -52,7 +54,9 @@ def translate_start_error(exc: BaseException, user_data_dir: Path) -> CoupadlErr
             f"the driver supports browser version {version.group(1)} but the browser is {version.group(2)}: "
             f"install the matching driver and give --driver PATH"
         )
-    if "DevToolsActivePort" in text:
+    # Chromium refuses remote control on its own default dir with this message, but any crash at start
+    # (no display, a too-long socket path) says the same: only the default dir makes it a refusal.
+    if "DevToolsActivePort" in text and is_default_user_data_dir(user_data_dir):
         return DefaultProfileRefusedError(
             f"the browser refuses remote control on {user_data_dir}, its own default profile folder: "
             "sign in once with `coupadl login` (a profile owned by coupadl), "
@@ -72,7 +76,7 @@ def translate(exc: BaseException, action: str) -> CoupadlError:
     if isinstance(exc, InvalidSessionIdException | NoSuchWindowException) or _DEAD_SESSION.search(text):
         return BrowserCrashedError(f"{action}: the browser session is gone ({_first_line(exc)})")
     if isinstance(exc, TimeoutException):
-        return RetryableTaskError(f"{action}: timed out")
+        return OperationTimeoutError(f"{action}: timed out")
     if isinstance(exc, JavascriptException):
         return RetryableTaskError(f"{action}: script error ({_first_line(exc)})")
     if isinstance(exc, WebDriverException):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from coupadl.browser.session import BrowserSession
 from coupadl.browser.signin import signin_redirect
-from coupadl.errors import BrowserCrashedError, CoupadlError
+from coupadl.errors import BrowserCrashedError, CoupadlError, OperationTimeoutError
 from coupadl.profiles.models import (
     MethodResult,
     VerificationConfig,
@@ -60,7 +60,7 @@ def check_authentication(
     except BrowserCrashedError:
         raise
     except CoupadlError as exc:
-        timed_out = "timed out" in str(exc)
+        timed_out = isinstance(exc, OperationTimeoutError)
         status = VerificationStatus.TIMEOUT if timed_out else VerificationStatus.FAILED
         return MethodResult(status, time.monotonic() - started, f"{url}: {exc}")
     redirect = signin_redirect(url, final, has_password_form=has_form)

@@ -196,6 +196,8 @@ class VerifiedWindow:
             return None
         if not self.verification.is_enabled(VerificationMethod.FILE_VERIFICATION):
             return None
+        # Checked again here, just before launch, not reused from cloning time: a clone spoiled in between
+        # (a failed disk, a cleaner) is caught before a browser runs on it. A few MB of SHA-256.
         return self.profile_ops.verify_profile_files(self.profile)
 
     def cancel(self) -> None:

@@ -174,11 +174,11 @@ def demo(out: Path, workers: int, visible: bool) -> None:
 @cli.command()
 def clean() -> None:
     """Remove clone folders left behind by runs that died."""
-    from coupadl.profiles import default_temp_root
+    from coupadl.profiles import default_temp_root, tool_profile_dir
     from coupadl.profiles.sweep import sweep_orphans
 
     root = default_temp_root()
-    report = sweep_orphans(root)
+    report = sweep_orphans(root, protected=[tool_profile_dir()])
     for path in report.removed:
         click.echo(f"removed {path}")
     for path, why in report.skipped:

@@ -6,8 +6,10 @@ browser cleanly: cookies reach the disk only then (facts: ~30 s later otherwise,
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from coupadl.browser.session import BrowserSession
 from coupadl.browser.signin import signin_redirect
@@ -38,25 +40,26 @@ def sign_in_interactively(settings: Settings, *, timeout: float = 900.0, poll_s:
     if status.status is ProfileStatus.LOCKED:
         raise ProfileLockedException(status.explanation)
     target = settings.auth_check_url
-    session = BrowserSession.start(
-        launch, profile_dir, settings.profile_name, profile_dir.parent / "login-downloads"
-    )
     signed_in = False
-    try:
-        session.load_in_main_window(target, settings.page_load_timeout)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                final, has_form = session.current_page()
-            except CoupadlError:
-                break  # the operator closed the window
-            on_site = final.startswith(base_url)
-            if on_site and signin_redirect(target, final, has_password_form=has_form) is None:
-                signed_in = True
-                break
-            time.sleep(poll_s)
-    finally:
-        session.quit()
+    # Anything the operator downloads while signing in lands in a temporary folder, never beside the profile.
+    with tempfile.TemporaryDirectory(prefix="coupadl-login-") as downloads:
+        session = BrowserSession.start(launch, profile_dir, settings.profile_name, Path(downloads))
+        try:
+            session.load_in_main_window(target, settings.page_load_timeout)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                try:
+                    final, has_form = session.current_page()
+                except CoupadlError:
+                    break  # the operator closed the window
+                # On the site itself (not a browser error page) and not sent to sign-in.
+                on_site = final.startswith(base_url)
+                if on_site and signin_redirect(target, final, has_password_form=has_form) is None:
+                    signed_in = True
+                    break
+                time.sleep(poll_s)
+        finally:
+            session.quit()
     if signed_in:
         return LoginOutcome(True, f"signed in; profile saved in {profile_dir}")
     return LoginOutcome(

@@ -24,7 +24,7 @@ from coupadl.browser.signin import signin_redirect
 from coupadl.coupa.downloads import AttachmentDownloader, DownloadReport, DownloadSettings
 from coupadl.coupa.filenames import po_folder
 from coupadl.coupa.page import PageKind, POPage, probe_page
-from coupadl.coupa.po import PONumber, POStatus, parse_po_number
+from coupadl.coupa.po import PONumber, POStatus, parse_po_number, po_url
 from coupadl.errors import PermanentTaskError, RetryableTaskError, SessionExpiredError
 from coupadl.log import get_logger
 
@@ -128,7 +128,7 @@ def _po_number(payload: Mapping[str, Any]) -> PONumber:
     digits = str(payload.get("digits") or "")
     parsed = parse_po_number(display)
     if parsed is not None and (not digits or parsed.digits == digits):
-        return PONumber(raw=display, digits=parsed.digits, display=parsed.display)
+        return parsed
     if digits.isdigit():
         return PONumber(raw=display, digits=digits, display=display or digits)
     raise PermanentTaskError(f"the task names no PO number: po={display!r} digits={digits!r}")
@@ -160,7 +160,7 @@ def process_po(tab: Any, payload: dict[str, Any], options: dict[str, Any]) -> di
     started = time.monotonic()
     opts = JobOptions.from_mapping(options)
     po = _po_number(payload)
-    url = str(payload.get("url") or f"{opts.base_url.rstrip('/')}/order_headers/{po.digits}")
+    url = str(payload.get("url") or po_url(opts.base_url, po))
     saved_before = {str(k): str(v) for k, v in (payload.get("saved") or {}).items() if v}
     result: dict[str, Any] = {
         "status": POStatus.FAILED.value,

@@ -325,11 +325,16 @@ class PersistentWorkerPool:
             self._emit("task_started", worker.worker_id, task_id=msg.task_id)
         elif isinstance(msg, TaskDone):
             task = worker.task
+            if task is None or task.task_id != msg.task_id:
+                # A late result of a task already reclaimed (timed out, worker restarted): it went back to
+                # the queue, and finishing it here as well would finish it twice.
+                self.log.warning("late result ignored", window=worker.spec.letter, task=msg.task_id)
+                return
             worker.task = None
             worker.processed += 1
-            worker.set(WorkerStatus.IDLE)
-            attempts = task.attempts if task else 1
-            self._finish(TaskOutcome(msg.task_id, worker.worker_id, attempts, result=msg.result))
+            self._finish(TaskOutcome(msg.task_id, worker.worker_id, task.attempts, result=msg.result))
+            if worker.status is WorkerStatus.PROCESSING:
+                worker.set(WorkerStatus.IDLE)
         elif isinstance(msg, TaskError):
             self._task_error(worker, msg)
 
@@ -393,10 +398,9 @@ class PersistentWorkerPool:
         self._emit("worker_crashed", worker.worker_id, reason=reason)
         if task is not None:
             self._retry_or_fail(task, worker.worker_id, f"window lost while processing: {reason}")
-        expired = worker.expired_restarts > 0
         if self._stop_requested:
             self._give_up(worker, reason)
-        elif expired and worker.expired_restarts > 1:
+        elif worker.expired_restarts > 1:
             self._give_up(worker, "signed out: the session expired (sign in again with `coupadl login`)")
         elif worker.restarts >= self.config.max_restarts:
             self._give_up(worker, f"{reason}; restarted {worker.restarts} times already")
@@ -480,22 +484,24 @@ class PersistentWorkerPool:
         grace = 0.0 if self._force else min(10.0, self.config.shutdown_timeout / 3)
         for worker in self.workers.values():
             if worker.process is not None and worker.process.is_alive() and worker.inbox is not None:
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(ValueError, OSError):  # its queue may already be closed
                     worker.inbox.put(Stop())
         deadline = time.monotonic() + grace
         for worker in self.workers.values():
             if worker.process is not None:
                 worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
+        # Results sent while the workers finished their last task are recorded, not dropped.
+        self._pump(timeout=0.0)
         for worker in self.workers.values():
             proc = worker.process
             if proc is not None and proc.is_alive():
                 end_trees(worker.all_processes(), timeout=3.0)
                 proc.join(timeout=5)
             end_trees(worker.tracked, timeout=3.0)
+        self._pump(timeout=0.0)
+        for worker in self.workers.values():
             if worker.status is not WorkerStatus.FAILED:
                 worker.status = WorkerStatus.TERMINATED
-        with contextlib.suppress(Exception):
-            self._pump(timeout=0.0)
         self._outbox.close()
         self._outbox.join_thread()
         self._set_state(PoolState.TERMINATED)

@@ -25,10 +25,9 @@ from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.processes import TrackedProcess, end_trees
 from coupadl.browser.session import SessionState
 from coupadl.browser.verification import check_authentication
-from coupadl.browser.window import ProfileOps, VerifiedWindow, WindowReport
+from coupadl.browser.window import VerifiedWindow, WindowReport
 from coupadl.errors import (
     CoupadlError,
-    DefaultProfileRefusedError,
     PermanentTaskError,
     ProfileOperationError,
     RetryableTaskError,
@@ -46,6 +45,7 @@ from coupadl.pool.messages import (
     WorkerReady,
     WorkerUnverified,
 )
+from coupadl.profiles.manager import ProfileManager
 from coupadl.profiles.models import (
     ProfileState,
     ProfileType,
@@ -99,20 +99,17 @@ def resolve_handler(reference: str) -> TaskHandler:
     return handler
 
 
-def prepare_profile(spec: WorkerSpec, clone_slots: Any) -> tuple[WorkerProfile, ProfileOps | None, Any]:
+def prepare_profile(spec: WorkerSpec, clone_slots: Any) -> tuple[WorkerProfile, ProfileManager | None]:
     """The window's profile: the base itself, or a clone made here from the run's snapshot.
 
-    Returns (profile, the ops a window needs for VM-003 and re-cloning, the manager to clean up with).
+    Returns (profile, the manager that made the clone: VM-003, re-cloning and cleanup; None for the base).
     """
     if spec.profile_type is ProfileType.BASE:
         profile = WorkerProfile(spec.worker_id, ProfileType.BASE, spec.base_profile_path, spec.profile_name)
         profile.transition(ProfileState.READY)
-        return profile, None, None
-    from coupadl.profiles import ProfileManager
-
+        return profile, None
     manager = ProfileManager.attach_snapshot(clone_slots=clone_slots, **spec.profile_setup)
-    profile = manager.create_worker_profile(spec.worker_id)
-    return profile, manager, manager
+    return manager.create_worker_profile(spec.worker_id), manager
 
 
 class _WorkerRuntime:
@@ -124,7 +121,7 @@ class _WorkerRuntime:
         self.clone_slots = clone_slots
         self.handler = resolve_handler(spec.handler)
         self.window: VerifiedWindow | None = None
-        self.manager: Any = None
+        self.manager: ProfileManager | None = None
         self.processed = 0
         self._closed = threading.Lock()
         self.log = get_logger("coupadl.worker")
@@ -132,16 +129,21 @@ class _WorkerRuntime:
     def open_window(self) -> bool:
         spec = self.spec
         try:
-            profile, ops, self.manager = prepare_profile(spec, self.clone_slots)
+            profile, self.manager = prepare_profile(spec, self.clone_slots)
         except CoupadlError as exc:
             self.outbox.put(WorkerUnverified(spec.worker_id, _bare_report(spec, str(exc)), str(exc)))
             return False
         self.window = VerifiedWindow(
-            profile, spec.launch, spec.verification, ops, spec.download_dir, budget_s=spec.window_budget_s
+            profile,
+            spec.launch,
+            spec.verification,
+            self.manager,
+            spec.download_dir,
+            budget_s=spec.window_budget_s,
         )
         try:
             ok = self.window.open()
-        except DefaultProfileRefusedError as exc:
+        except CoupadlError as exc:  # no remediation helps: refused default dir, driver mismatch
             self.window.report.diagnosis = str(exc)
             ok = False
         report = self.window.report
@@ -195,6 +197,7 @@ class _WorkerRuntime:
                 self._error(msg, FailureKind.WINDOW_CRASHED, f"browser lost: {exc}")
                 return False
             self._error(msg, FailureKind.PERMANENT, f"{type(exc).__name__}: {exc}")
+            return True  # the browser answered just now
         finally:
             bind(po=None)
         if session.is_alive():
@@ -227,18 +230,24 @@ class _WorkerRuntime:
         """
         if not self._closed.acquire(blocking=False):
             return
-        if self.window is not None:
-            self.window.cancel()
         pids: list[int] = []
         if self.window is not None:
+            self.window.cancel()
             session = self.window.session
             pids = [p.pid for p in session.tracked_processes] if session else []
-            with contextlib.suppress(Exception):
+            try:
                 self.window.close()
+            except Exception as exc:  # noqa: BLE001 - whatever failed, the processes are ended below
+                self.log.warning("window close failed", error=str(exc))
         pids += _end_own_descendants()
         if self.manager is not None and self.window is not None:
-            with contextlib.suppress(CoupadlError, OSError, ValueError):
-                self.manager.cleanup_profile(self.window.profile, browser_pids=pids)
+            try:
+                removed = self.manager.cleanup_profile(self.window.profile, browser_pids=pids)
+            except (CoupadlError, OSError, ValueError) as exc:
+                removed = False
+                self.log.warning("clone cleanup failed", error=str(exc))
+            if not removed:
+                self.log.warning("clone left for the next sweep", path=str(self.window.profile.profile_path))
 
 
 def _end_own_descendants() -> list[int]:

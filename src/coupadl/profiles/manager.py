@@ -39,8 +39,6 @@ from coupadl.errors import (
     CloneTimeoutError,
     ConfigError,
     FileVerificationException,
-    InsufficientSpaceException,
-    PermissionDeniedException,
     ProfileOperationError,
 )
 from coupadl.log import get_logger
@@ -61,8 +59,9 @@ from coupadl.profiles.models import (
     VerificationStatus,
     WorkerProfile,
     check_manager_transition,
+    window_letter,
 )
-from coupadl.profiles.snapshot import Snapshot, byte_checksums, copy_clone, take_snapshot
+from coupadl.profiles.snapshot import Snapshot, byte_checksums, copy_clone, take_snapshot, translate_os_error
 from coupadl.profiles.status import get_base_profile_status, raise_for_status
 from coupadl.profiles.sweep import SweepReport, remove_guarded, sweep_orphans, wait_for_exit
 from coupadl.settings import ProfilePolicy, Settings
@@ -426,13 +425,7 @@ class ProfileManager:
         with self._lock:
             if worker_id in self._profiles:
                 raise ValueError(f"worker {worker_id} already has a profile: clean it up or reclone it")
-            use_base = (
-                self._config.policy is ProfilePolicy.BASE_FIRST
-                and worker_id == 1
-                and self._owns_run
-                and self._base_holder is None
-            )
-            if use_base:
+            if self._would_be_base(worker_id):
                 self._base_holder = worker_id
                 profile = WorkerProfile(
                     worker_id, ProfileType.BASE, self.base_profile_path, self._config.profile_name
@@ -523,7 +516,7 @@ class ProfileManager:
 
     def _make_clone(self, worker_id: int) -> WorkerProfile:
         snapshot = self._require_snapshot()
-        letter = WorkerProfile(worker_id, ProfileType.CLONE, snapshot.path).letter
+        letter = window_letter(worker_id)
         started = time.perf_counter()
         deadline = time.monotonic() + self.clone_timeout
         retry_config = self._config.clone_retry
@@ -547,15 +540,8 @@ class ProfileManager:
                             )
                         path, sums = self._clone_once(snapshot, worker_id, deadline)
             except OSError as exc:
-                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                    raise InsufficientSpaceException(
-                        f"the disk filled up while cloning for window {letter}: free space or set TMPDIR"
-                    ) from exc
-                if isinstance(exc, PermissionError):
-                    raise PermissionDeniedException(
-                        f"cannot write the clone for window {letter} in {self.temp_directory}: {exc}"
-                    ) from exc
-                raise ProfileOperationError(f"cloning for window {letter} failed: {exc}") from exc
+                where = f"cloning for window {letter} in {self.temp_directory}"
+                raise translate_os_error(exc, where) from exc
             except FileVerificationException as exc:
                 raise ProfileOperationError(str(exc)) from exc
         duration = time.perf_counter() - started

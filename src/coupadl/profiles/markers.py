@@ -83,13 +83,6 @@ class Owner:
             return True  # e.g. AccessDenied: it exists, and it is not ours to judge
         return abs(create_time - self.create_time) <= _CREATE_TIME_TOLERANCE_S
 
-    def is_current_process(self) -> bool:
-        """True if the owner is this very process."""
-        current = Owner.current(self.kind)
-        return (self.host, self.pid) == (current.host, current.pid) and (
-            abs(self.create_time - current.create_time) <= _CREATE_TIME_TOLERANCE_S
-        )
-
 
 def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")

@@ -79,7 +79,8 @@ class Snapshot:
         )
 
 
-def _translate_os_error(exc: OSError, what: str) -> ProfileOperationError | PermissionDeniedException:
+def translate_os_error(exc: OSError, what: str) -> ProfileOperationError | PermissionDeniedException:
+    """A disk-full, permission or other file-system error while `what`, as the profile error to raise."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return InsufficientSpaceException(f"the disk filled up while {what}: free some space or set TMPDIR")
     if isinstance(exc, PermissionError):
@@ -109,7 +110,7 @@ def take_snapshot(user_data_dir: Path, profile_name: str, dest: Path) -> Snapsho
             )
         checksums = byte_checksums(dest, rels)
     except OSError as exc:
-        raise _translate_os_error(exc, f"copying {user_data_dir}") from exc
+        raise translate_os_error(exc, f"copying {user_data_dir}") from exc
     snap_plan = plan_clone(dest)
     record: dict[str, Any] = {
         "profile_name": profile_name,

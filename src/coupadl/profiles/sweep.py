@@ -114,7 +114,8 @@ def sweep_orphans(temp_root: Path, *, protected: Iterable[Path] = ()) -> SweepRe
     """Remove run folders whose owner process is dead, and dead workers' clones inside live runs.
 
     A folder stays when its owner lives, when a browser still runs on it, or when it carries no readable
-    owner marker (it may not be coupadl's). Used at every start and by `coupadl clean`.
+    owner marker (it may not be coupadl's). One folder that cannot be removed does not stop the sweep.
+    Used at every start and by `coupadl clean`.
     """
     report = SweepReport()
     guarded = list(protected)
@@ -126,20 +127,11 @@ def sweep_orphans(temp_root: Path, *, protected: Iterable[Path] = ()) -> SweepRe
         owner = read_owner(run_dir)
         if owner is None or owner.kind is not FolderKind.RUN:
             report.skipped.append((run_dir, "no coupadl run marker"))
-            continue
-        try:
-            if owner.is_alive():
-                report.kept.append(run_dir)
-                _sweep_dead_clones(run_dir, temp_root, guarded, owner.pid, report)
-                continue
-            if _browser_running_in(run_dir):
-                report.skipped.append((run_dir, "a browser still runs on it"))
-                continue
-            if remove_guarded(run_dir, temp_root=temp_root, protected=guarded):
-                report.removed.append(run_dir)
-                log.info("orphan_removed", path=str(run_dir), owner_pid=owner.pid)
-        except (OSError, ProfileOperationError) as exc:
-            report.skipped.append((run_dir, str(exc)))
+        elif owner.is_alive():
+            report.kept.append(run_dir)
+            _sweep_dead_clones(run_dir, temp_root, guarded, owner.pid, report)
+        else:
+            _remove_orphan(run_dir, owner.pid, temp_root, guarded, report)
     return report
 
 
@@ -152,9 +144,18 @@ def _sweep_dead_clones(
         owner = read_owner(clone)
         if owner is None or owner.kind is not FolderKind.CLONE or owner.pid == run_pid or owner.is_alive():
             continue
-        if _browser_running_in(clone):
-            report.skipped.append((clone, "a browser still runs on it"))
-            continue
-        if remove_guarded(clone, temp_root=temp_root, protected=guarded):
-            report.removed.append(clone)
-            log.info("orphan_removed", path=str(clone), owner_pid=owner.pid)
+        _remove_orphan(clone, owner.pid, temp_root, guarded, report)
+
+
+def _remove_orphan(
+    folder: Path, owner_pid: int, temp_root: Path, guarded: list[Path], report: SweepReport
+) -> None:
+    """Remove one folder whose owner is dead, unless a browser still runs on it; report what happened."""
+    try:
+        if _browser_running_in(folder):
+            report.skipped.append((folder, "a browser still runs on it"))
+        elif remove_guarded(folder, temp_root=temp_root, protected=guarded):
+            report.removed.append(folder)
+            log.info("orphan_removed", path=str(folder), owner_pid=owner_pid)
+    except (OSError, ProfileOperationError) as exc:
+        report.skipped.append((folder, str(exc)))

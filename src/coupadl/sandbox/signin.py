@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from coupadl.browser.launcher import LaunchConfig, start_driver
 from coupadl.browser.translate import SeleniumError, translate
 from coupadl.errors import AuthenticationFailedException
+from coupadl.profiles.checksums import find_cookie_db, open_sqlite_readonly
 from coupadl.sandbox.app import SESSION_COOKIE
 
 __all__ = ["cookie_db_path", "has_session_cookie", "sign_in_profile"]
@@ -26,11 +26,7 @@ _HOME_MARKER_JS = "return !!document.getElementById('user_home');"
 
 def cookie_db_path(user_data_dir: Path, profile_name: str = "Default") -> Path | None:
     """The profile's Cookies database (`Network/Cookies` or, on some builds, `Cookies`), if it exists."""
-    profile = user_data_dir / profile_name
-    for candidate in (profile / "Network" / "Cookies", profile / "Cookies"):
-        if candidate.is_file():
-            return candidate
-    return None
+    return find_cookie_db(user_data_dir / profile_name)
 
 
 def has_session_cookie(user_data_dir: Path, host: str, profile_name: str = "Default") -> bool:
@@ -39,7 +35,7 @@ def has_session_cookie(user_data_dir: Path, host: str, profile_name: str = "Defa
     if db is None:
         return False
     try:
-        with closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=2)) as conn:
+        with open_sqlite_readonly(db) as conn:
             row = conn.execute(
                 "SELECT COUNT(*) FROM cookies WHERE name = ? AND host_key = ?", (SESSION_COOKIE, host)
             ).fetchone()

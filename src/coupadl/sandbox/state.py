@@ -92,8 +92,3 @@ class SiteState:
         """A copy of the request log, oldest first."""
         with self._lock:
             return list(self._log)
-
-    def clear_requests(self) -> None:
-        """Empty the request log (counters are kept)."""
-        with self._lock:
-            self._log.clear()
