@@ -167,3 +167,12 @@ def test_mixed_list_every_status_file_and_summary(ws: Workspace, sandbox_factory
         assert {m["status"] for m in methods.values()} <= allowed, methods
         assert sum(m["status"] == "success" for m in methods.values()) >= 2, methods
     assert sum(w["processed"] for w in workers) == 11
+
+    # Rerun of a finished list: nothing is visited, no window starts, the results stay the same.
+    before = (ws.out / "results.csv").read_text(encoding="utf-8-sig")
+    seen = len(server.requests())
+    again = ws.run(ws.args("run", str(source), server=server, workers=3))
+    assert again.returncode == 0, f"{again.stdout[-2000:]}\n{again.stderr}"
+    assert len(server.requests()) == seen, "a rerun with nothing left to do reached the site"
+    after = (ws.out / "results.csv").read_text(encoding="utf-8-sig")
+    assert after == before  # nothing processed, so not even LAST_PROCESSED changed

@@ -18,7 +18,13 @@ from coupadl.batch import POList, POOutcome, ProgressStore, tally, write_results
 from coupadl.batch.progress import state_dir
 from coupadl.cli.display import LiveProgress, format_status_table, format_window_table
 from coupadl.cli.exit_codes import ExitCode
-from coupadl.cli.wiring import build_launch, build_pool, build_profiles, build_verification
+from coupadl.cli.wiring import (
+    build_launch,
+    build_pool,
+    build_profiles,
+    build_verification,
+    check_base_profile,
+)
 from coupadl.coupa.po import PONumber, POStatus, po_url
 from coupadl.log import configure_logging, get_logger
 from coupadl.pool import PersistentWorkerPool, PoolEvent, Task, TaskOutcome
@@ -75,24 +81,26 @@ class BatchRun:
         launch = build_launch(settings)
         verification = build_verification(settings)
         started_at = datetime.now(UTC)
-        # The base profile is checked before anything is written under --out (exit 2 leaves it untouched).
-        profiles = build_profiles(settings, verification)
-        try:
-            with ProgressStore.open(
-                self.out, self.po_list.fingerprint, settings.fresh, input_path=self.po_list.path
-            ) as store:
-                configure_logging(state_dir(self.out) / "logs" / "main.jsonl", worker="main")
-                self._store = store
-                store.register(self.po_list.pos)
-                todo = store.todo(self.po_list.pos)
-                reports: dict[int, dict[str, Any]] = {}
-                verified = True
-                if todo:
+        # The base profile is checked before anything is written under --out (exit 2 leaves it untouched);
+        # it is snapshotted only once there is work for the windows.
+        check_base_profile(settings)
+        with ProgressStore.open(
+            self.out, self.po_list.fingerprint, settings.fresh, input_path=self.po_list.path
+        ) as store:
+            configure_logging(state_dir(self.out) / "logs" / "main.jsonl", worker="main")
+            self._store = store
+            store.register(self.po_list.pos)
+            todo = store.todo(self.po_list.pos)
+            reports: dict[int, dict[str, Any]] = {}
+            verified = True
+            if todo:
+                profiles = build_profiles(settings, verification)
+                try:
                     reports, verified = self._process(store, todo, launch, verification, profiles)
-                store.finish_run()
-                return self._finish(store, started_at, reports, verified, todo)
-        finally:
-            profiles.shutdown()
+                finally:
+                    profiles.shutdown()
+            store.finish_run()
+            return self._finish(store, started_at, reports, verified, todo)
 
     def _process(
         self, store: ProgressStore, todo: list[PONumber], launch: Any, verification: Any, profiles: Any

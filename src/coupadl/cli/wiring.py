@@ -13,7 +13,13 @@ from coupadl.batch.progress import state_dir
 from coupadl.browser.discovery import find_executables
 from coupadl.browser.launcher import LaunchConfig
 from coupadl.pool import PersistentWorkerPool, PoolConfig, PoolEvent, default_worker_specs
-from coupadl.profiles import ProfileManager, VerificationConfig
+from coupadl.profiles import (
+    ProfileManager,
+    VerificationConfig,
+    get_base_profile_status,
+    raise_for_status,
+    resolve_profile_dir,
+)
 from coupadl.profiles.models import VerificationMethod
 from coupadl.settings import ProfilePolicy, Settings
 
@@ -23,6 +29,7 @@ __all__ = [
     "build_pool",
     "build_profiles",
     "build_verification",
+    "check_base_profile",
     "handler_options",
 ]
 
@@ -53,6 +60,11 @@ def build_profiles(settings: Settings, verification: VerificationConfig) -> Prof
     manager = ProfileManager.from_settings(settings, verification_config=verification)
     manager.start()
     return manager
+
+
+def check_base_profile(settings: Settings) -> None:
+    """Raise the matching `ProfileError` when the base is missing, locked, corrupt or unreadable."""
+    raise_for_status(get_base_profile_status(resolve_profile_dir(settings.profile), settings.profile_name))
 
 
 def handler_options(settings: Settings, out: Path) -> dict[str, Any]:
