@@ -85,6 +85,7 @@ class BrowserSession:
         self.startup_time = datetime.now(UTC)
         self.last_activity = self.startup_time
         self.active_tabs: dict[str, str] = {}
+        self._page_timeout: float | None = None  # unknown until set through `set_page_timeout`
         browser_pid, driver_pid = capability_pids(driver)
         self.browser_process = TrackedProcess.of(browser_pid, "browser")
         self.driver_process = TrackedProcess.of(driver_pid, "driver")
@@ -165,6 +166,13 @@ class BrowserSession:
         )
         self.download_dir = path
 
+    def set_page_timeout(self, timeout: float) -> None:
+        """Longest wait for a page load, sent to the driver only when it changes (saves a round trip per
+        page: the timeout is session-wide, not per tab)."""
+        if timeout != self._page_timeout:
+            self._call("set the page timeout", lambda: self._driver.set_page_load_timeout(timeout))
+            self._page_timeout = timeout
+
     def current_page(self) -> tuple[str, bool]:
         """(address of the focused tab, whether the page shows a password form)."""
         final = self._call("read the address", lambda: self._driver.current_url)
@@ -178,7 +186,7 @@ class BrowserSession:
         self._call(
             "switch to the main window", lambda: self._driver.switch_to.window(self.main_window_handle)
         )
-        self._call("set the page timeout", lambda: self._driver.set_page_load_timeout(timeout))
+        self.set_page_timeout(timeout)
         if reload:
             self._call("reload", self._driver.refresh)
         else:
@@ -266,7 +274,7 @@ class Tab:
         driver = self.session._driver
         call = self.session._call
         if timeout is not None:
-            call("set the page timeout", lambda: driver.set_page_load_timeout(timeout))
+            self.session.set_page_timeout(timeout)
         call(f"open {url}", lambda: driver.get(url))
         self.status = TabStatus.PROCESSING
         return str(call("read the address", lambda: driver.current_url))
