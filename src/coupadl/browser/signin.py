@@ -7,10 +7,11 @@ never mistaken for "PO not found".
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlparse
 
-__all__ = ["SIGNIN_PROBE_JS", "signin_redirect"]
+__all__ = ["SIGNIN_FORM_SELECTOR", "SIGNIN_PROBE_JS", "signin_redirect"]
 
 _SIGNIN_PATH = re.compile(
     r"/(sessions/new|sessions/sign_in|users/sign_in|login|signin|sign_in|sso|saml2?|oauth2?|adfs|idp|auth/)",
@@ -22,10 +23,12 @@ _IDP_HOST = re.compile(
     re.IGNORECASE,
 )
 
-# True when the page shows a password form: a sign-in page served at the asked-for URL.
-SIGNIN_PROBE_JS = (
-    "return !!document.querySelector('#user_password, input[type=password], form[action*=\"sessions\"]');"
-)
+# A sign-in form (Coupa's own, or any password field): on a page, it means a sign-in page was served at the
+# asked-for URL. The one place that says what such a form looks like; the Coupa page probe uses it too.
+SIGNIN_FORM_SELECTOR = '#user_password, input[type=password], form[action*="sessions"]'
+
+# True when the page shows a sign-in form.
+SIGNIN_PROBE_JS = f"return !!document.querySelector({json.dumps(SIGNIN_FORM_SELECTOR)});"
 
 
 def signin_redirect(requested_url: str, final_url: str, *, has_password_form: bool = False) -> str | None:

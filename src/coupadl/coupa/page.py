@@ -16,12 +16,15 @@ The same file shown in two forms is one attachment, keyed by its absolute URL.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qs, unquote, urljoin, urlparse, urlunparse
+
+from coupadl.browser.signin import SIGNIN_FORM_SELECTOR
 
 __all__ = [
     "ERROR_TEXTS",
@@ -73,7 +76,7 @@ try {
   out.status = (nav && nav.responseStatus) || 0;
 } catch (e) {}
 out.body = document.body ? document.body.textContent.trim().length : 0;
-out.password = !!document.querySelector('#user_password, input[type=password], form[action*="sessions"]');
+out.password = !!document.querySelector(__SIGNIN_FORM_SELECTOR__);
 document.querySelectorAll(
   'div.flash_error, #error_explanation, .flash_error, #flash_error, .flash.error, .alert-danger, ' +
   '.error-page, .error_page'
@@ -121,7 +124,7 @@ out.items.sort((x, y) => {
 });
 document.querySelectorAll('a[href*="/requisition_headers/"]').forEach(a => out.requisitions.push(a.href));
 return out;
-"""
+""".replace("__SIGNIN_FORM_SELECTOR__", json.dumps(SIGNIN_FORM_SELECTOR))
 """Run with one argument, a marker string; returns the raw facts `classify_page` judges."""
 
 
