@@ -2,6 +2,11 @@
 
 The profile the operator signs into (`coupadl login`) and every window later started on it or on its clones
 use exactly these options, so cookie encryption and preferences agree (see facts/chromium-profiles.md).
+
+No ChromeDriver `prefs`: ChromeDriver writes them into the profile's `Preferences` for good, which would
+change the operator's own browser settings. What a window needs is given by switches here; the rest is
+written into the profile's `Preferences` by `coupadl.profiles.preferences` (for good in clones, only while
+the window runs on the base).
 """
 
 from __future__ import annotations
@@ -43,6 +48,11 @@ def _base_arguments(config: LaunchConfig) -> list[str]:
         "--disable-sync",
         "--disable-features=Translate,OptimizationHints,MediaRouter",
         "--disable-search-engine-choice-screen",
+        # Load the cookies of the last session, session-only ones included (Rails' default sign-in cookie):
+        # Chromium loads those only when it restores the last session. This switch does so whatever the
+        # profile's `session.restore_on_startup` says, and leaves that preference unchanged (measured,
+        # Chromium 156). The base may reopen its last tabs; clones have none (no `Sessions/` is copied).
+        "--restore-last-session",
         f"--window-size={config.window_size[0]},{config.window_size[1]}",
     ]
     if config.headless:
@@ -55,7 +65,7 @@ def _base_arguments(config: LaunchConfig) -> list[str]:
 
 
 def build_options(config: LaunchConfig, user_data_dir: Path, profile_name: str) -> ChromiumOptions:
-    """Options putting a window on `user_data_dir/profile_name`, opening on about:blank."""
+    """Options putting a window on `user_data_dir/profile_name`, restoring its last session (and cookies)."""
     options: ChromiumOptions = (
         webdriver.EdgeOptions()
         if config.executables.browser is BrowserKind.EDGE
@@ -70,18 +80,6 @@ def build_options(config: LaunchConfig, user_data_dir: Path, profile_name: str) 
     # out makes every window read cookies exactly as the operator's browser does.
     options.add_experimental_option(
         "excludeSwitches", ["password-store", "use-mock-keychain", "enable-automation"]
-    )
-    options.add_experimental_option(
-        "prefs",
-        {
-            "session.restore_on_startup": 4,  # open the given startup URLs, not the last session
-            "session.startup_urls": ["about:blank"],
-            "download.prompt_for_download": False,
-            "download.directory_upgrade": True,
-            "profile.default_content_setting_values.automatic_downloads": 1,
-            "safebrowsing.enabled": False,
-            "credentials_enable_service": False,
-        },
     )
     options.page_load_strategy = "normal"
     return options

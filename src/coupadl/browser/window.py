@@ -3,6 +3,9 @@
 Remediation is planned from the diagnosis (which methods failed) and bounded by `RetryConfig` and a time
 budget: retry → reload → re-clone (clones only) → restart, each step recorded with its outcome and timing.
 Nothing here touches another worker's window.
+
+A window on the base (window A) gets `BASE_WINDOW_PREFERENCES` only while its browser runs: the prior values
+are journaled before launch and put back after every quit (`coupadl.profiles.preferences`).
 """
 
 from __future__ import annotations
@@ -37,6 +40,11 @@ from coupadl.profiles.models import (
     VerificationStatus,
     WorkerProfile,
     window_letter,
+)
+from coupadl.profiles.preferences import (
+    BASE_WINDOW_PREFERENCES,
+    override_preferences,
+    restore_preferences,
 )
 
 __all__ = [
@@ -208,15 +216,27 @@ class VerifiedWindow:
         self._stop()
         if self.cancelled:
             raise BrowserStartError("the window is being closed")
-        self.session = BrowserSession.start(
-            self.launch, self.profile.profile_path, self.profile.profile_name, self.download_dir
-        )
+        on_base = self.profile.profile_type is ProfileType.BASE
+        if on_base:
+            profile = self.profile
+            override_preferences(profile.profile_path, profile.profile_name, BASE_WINDOW_PREFERENCES)
+        try:
+            self.session = BrowserSession.start(
+                self.launch, self.profile.profile_path, self.profile.profile_name, self.download_dir
+            )
+        except BaseException:
+            if on_base:
+                restore_preferences(self.profile.profile_path)
+            raise
         self.report.browser_pid = self.session.browser_pid
 
     def _stop(self) -> None:
         if self.session is not None:
             self.session.quit()
             self.session = None
+        if self.profile.profile_type is ProfileType.BASE:
+            # After the quit (the browser writes `Preferences` on its way out): the base is the operator's.
+            restore_preferences(self.profile.profile_path)
 
     def _verify(self, file_result: MethodResult | None, *, reload: bool = False) -> VerificationResult:
         if self.session is None:

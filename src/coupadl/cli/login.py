@@ -2,6 +2,8 @@
 
 It returns when an authenticated page is reached or the operator closes the window, and always quits the
 browser cleanly: cookies reach the disk only then (facts: ~30 s later otherwise, and never after a kill).
+The window changes no preference of the profile (no ChromeDriver `prefs`; switches only, see
+browser/launcher.py); a preference override a killed run left on it is put back first.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from coupadl.browser.session import BrowserSession
 from coupadl.browser.signin import signin_redirect
-from coupadl.cli.wiring import build_launch
+from coupadl.cli.wiring import build_launch, repair_base_preferences
 from coupadl.errors import CoupadlError, ProfileLockedException
 from coupadl.profiles import get_base_profile_status, resolve_profile_dir
 from coupadl.profiles.models import ProfileStatus
@@ -36,6 +38,7 @@ def sign_in_interactively(settings: Settings, *, timeout: float = 900.0, poll_s:
     launch = build_launch(settings)
     profile_dir = resolve_profile_dir(settings.profile)
     profile_dir.mkdir(parents=True, exist_ok=True)
+    repair_base_preferences(settings)
     status = get_base_profile_status(profile_dir, settings.profile_name)
     if status.status is ProfileStatus.LOCKED:
         raise ProfileLockedException(status.explanation)

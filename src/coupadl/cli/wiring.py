@@ -1,6 +1,7 @@
 """Turn validated `Settings` into the objects a run is made of: launch config, verification, profiles, pool.
 
-Everything that can refuse to start (no browser, bad base profile) is done here, before any window starts.
+Everything that can refuse to start (no browser, bad base profile) is done here, before any window starts,
+and so is the repair of a base whose preferences a crashed run left overridden (`repair_base_preferences`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from coupadl.profiles import (
     raise_for_status,
     resolve_profile_dir,
 )
-from coupadl.profiles.models import VerificationMethod
+from coupadl.profiles.models import ProfileStatus, VerificationMethod
+from coupadl.profiles.preferences import journal_path, repair_preferences
 from coupadl.settings import ProfilePolicy, Settings
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "build_verification",
     "check_base_profile",
     "handler_options",
+    "repair_base_preferences",
 ]
 
 COUPA_HANDLER = "coupadl.coupa.job:process_po"
@@ -55,8 +58,23 @@ def build_verification(settings: Settings) -> VerificationConfig:
     )
 
 
+def repair_base_preferences(settings: Settings) -> list[str]:
+    """Put back the base's preferences a killed run left overridden for window A; returns the keys.
+
+    Done first by every command that opens the base (`run`, `check`, `login`). A base a browser runs on now
+    is left alone (the command refuses it as locked; the next start repairs it).
+    """
+    profile_dir = resolve_profile_dir(settings.profile)
+    if not journal_path(profile_dir).is_file():
+        return []
+    if get_base_profile_status(profile_dir, settings.profile_name).status is not ProfileStatus.AVAILABLE:
+        return []
+    return repair_preferences(profile_dir)
+
+
 def build_profiles(settings: Settings, verification: VerificationConfig) -> ProfileManager:
     """Check the base and snapshot it (ACTIVE manager). Raises `ProfileError` when the base is unusable."""
+    repair_base_preferences(settings)
     manager = ProfileManager.from_settings(settings, verification_config=verification)
     manager.start()
     return manager
@@ -64,6 +82,7 @@ def build_profiles(settings: Settings, verification: VerificationConfig) -> Prof
 
 def check_base_profile(settings: Settings) -> None:
     """Raise the matching `ProfileError` when the base is missing, locked, corrupt or unreadable."""
+    repair_base_preferences(settings)
     raise_for_status(get_base_profile_status(resolve_profile_dir(settings.profile), settings.profile_name))
 
 

@@ -29,6 +29,7 @@ from coupadl.profiles.checksums import is_sqlite, open_sqlite_readonly
 from coupadl.profiles.markers import MARKER_PREFIX
 
 __all__ = [
+    "SESSION_ENTRIES",
     "SKIP_DIR_NAMES",
     "SKIP_FILE_NAMES",
     "SPACE_MARGIN_BYTES",
@@ -66,6 +67,10 @@ SKIP_DIR_NAMES = frozenset(
 SKIP_FILE_NAMES = frozenset({"lockfile", "LOCK", "DevToolsActivePort"})
 """Files never copied: lock files a running browser owns."""
 
+SESSION_ENTRIES = frozenset({"Sessions", "Current Session", "Current Tabs", "Last Session", "Last Tabs"})
+"""The profile folder's saved tabs (`Sessions/`, and the files older builds used): left out of the snapshot,
+so clones, which restore the last session to load session cookies, reopen no page."""
+
 _SKIP_PREFIXES = ("Singleton", "BrowserMetrics", MARKER_PREFIX)
 _SKIP_SUFFIXES = ("-journal", "-wal", "-shm")
 
@@ -102,10 +107,20 @@ class CopyPlan:
         return sum(size for _, size in self.files)
 
 
-def _walk(root: Path, rel: str, dirs: list[str], files: list[tuple[str, int]], links: list[str]) -> None:
+def _walk(
+    root: Path,
+    rel: str,
+    dirs: list[str],
+    files: list[tuple[str, int]],
+    links: list[str],
+    leave_out: frozenset[str] = frozenset(),
+) -> None:
+    """Add what is under `root/rel` to the lists; names in `leave_out` are skipped directly under it."""
     folder = root / rel if rel else root
     with_prefix = f"{rel}/" if rel else ""
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        if entry.name in leave_out:
+            continue
         child = with_prefix + entry.name
         if entry.is_symlink():
             if not is_skipped(entry.name, is_dir=False):
@@ -120,7 +135,8 @@ def _walk(root: Path, rel: str, dirs: list[str], files: list[tuple[str, int]], l
 
 
 def plan_snapshot(user_data_dir: Path, profile_name: str) -> CopyPlan:
-    """The snapshot of a base: top-level files (`Local State`, ...) and the folder `profile_name` only."""
+    """The snapshot of a base: top-level files (`Local State`, ...) and the folder `profile_name` only,
+    without its saved tabs (`SESSION_ENTRIES`)."""
     dirs: list[str] = []
     files: list[tuple[str, int]] = []
     links: list[str] = []
@@ -131,7 +147,7 @@ def plan_snapshot(user_data_dir: Path, profile_name: str) -> CopyPlan:
         elif entry.is_file() and not is_skipped(entry.name, is_dir=False):
             files.append((entry.name, entry.stat().st_size))
     dirs.append(profile_name)
-    _walk(user_data_dir, profile_name, dirs, files, links)
+    _walk(user_data_dir, profile_name, dirs, files, links, SESSION_ENTRIES)
     return CopyPlan(tuple(dirs), tuple(files), tuple(links))
 
 

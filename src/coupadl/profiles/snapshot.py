@@ -3,6 +3,10 @@
 A snapshot is taken once per run from the quiescent base, checked against it (VM-003: SQLite by content,
 other files by bytes) and marked complete; its byte checksums of the key artifacts travel in its completion
 marker so that a worker process attaching to it can check its own clones.
+
+The snapshot is the clones' template: once it matches the base, the clone-only settings
+(`preferences.CLONE_PREFERENCES`) are written into its `Preferences`, and only then are its checksums taken,
+so every clone holds them before its browser starts and still matches the snapshot byte for byte.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from coupadl.profiles.checksums import (
 )
 from coupadl.profiles.copying import CopyPlan, check_free_space, copy_plan, plan_clone, plan_snapshot
 from coupadl.profiles.markers import FolderKind, read_complete, write_complete, write_owner
+from coupadl.profiles.preferences import CLONE_PREFERENCES, apply_preferences
 
 __all__ = ["Snapshot", "byte_checksums", "content_checksums", "copy_clone", "take_snapshot"]
 
@@ -108,7 +113,8 @@ def take_snapshot(user_data_dir: Path, profile_name: str, dest: Path) -> Snapsho
                 f"snapshot of {user_data_dir} differs from it ({'; '.join(problems)}): "
                 "was a browser running on it? close it and retry"
             )
-        checksums = byte_checksums(dest, rels)
+        apply_preferences(dest, profile_name, CLONE_PREFERENCES)
+        checksums = byte_checksums(dest, key_artifacts(dest, profile_name))
     except OSError as exc:
         raise translate_os_error(exc, f"copying {user_data_dir}") from exc
     snap_plan = plan_clone(dest)

@@ -99,7 +99,8 @@ def create_app(scenario: Scenario | None = None, *, secret: bytes = DEFAULT_SECR
         response.set_cookie(
             SESSION_COOKIE,
             site.signer.new_session(),
-            max_age=sc.cookie_max_age_s,  # a cookie without expiry never reaches the profile on disk
+            # Without Max-Age the browser keeps the cookie only while it restores its last session.
+            max_age=None if sc.session_only_cookie else sc.cookie_max_age_s,
             httponly=True,
             samesite="Lax",
             path="/",

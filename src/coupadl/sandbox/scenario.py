@@ -170,6 +170,9 @@ class Scenario:
         sso_host: Host name of the same server the sign-in bounces through (e.g. "localhost"), like Entra
             or Okta on another host; None keeps the hop on the site's own host.
         cookie_max_age_s: Lifetime of the session cookie (also enforced by the server).
+        session_only_cookie: Send the sign-in cookie without `Max-Age`/`Expires` (Rails' default): a browser
+            session cookie, loaded at start only when the browser restores its last session. The server still
+            refuses sessions older than `cookie_max_age_s`.
         seed: Seed of the generated attachment bytes.
     """
 
@@ -178,6 +181,7 @@ class Scenario:
     expire_after_views: int | None = None
     sso_host: str | None = None
     cookie_max_age_s: int = 14 * 24 * 3600
+    session_only_cookie: bool = False
     seed: str = "coupadl-sandbox"
 
     def __post_init__(self) -> None:
@@ -263,7 +267,8 @@ class Scenario:
 
     @classmethod
     def demo(cls) -> Scenario:
-        """About 20 POs covering every outcome the downloader must handle."""
+        """About 20 POs covering every outcome the downloader must handle; signed in by a session-only cookie,
+        as on most real tenants (Rails' default)."""
         return _demo_scenario()
 
     @classmethod
@@ -449,4 +454,5 @@ def _demo_scenario() -> Scenario:
             ),
         ],
         sso_host="localhost",
+        session_only_cookie=True,
     )
