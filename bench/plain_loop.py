@@ -39,6 +39,9 @@ def plain_loop(
     options.add_argument("--headless=new")
     options.add_argument(f"--user-data-dir={profile}")
     options.add_argument("--no-sandbox")
+    # Loads the profile's session-only cookies (the sandbox's demo and Rails' default sign-in cookie), which
+    # Chromium restores only with the last session; without it the loop would run signed out.
+    options.add_argument("--restore-last-session")
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
     try:
         started = time.monotonic()

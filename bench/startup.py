@@ -1,11 +1,13 @@
 """Time to N verified windows: all at once through the pool, and the same windows one after another.
 
-Usage: python bench/startup.py [--sizes 1 3 6] [--repeats 3]
+Usage: python bench/startup.py [--sizes 1 3 6] [--repeats 3] [--cookie session|persistent]
 
 Each figure is the median of the repeats, from "start" to "every window verified" (capability, sign-in on
 the sandbox, file checksums). Parallel: `PersistentWorkerPool.start()` (what `coupadl check` does, window A
 on the base, the rest on clones made in the workers). Sequential: one `VerifiedWindow` after another in this
 process, on clones from the same snapshot. Target on a 2-core machine: N=3 within 2x of N=1.
+The sandbox signs in with a session-only cookie (Rails' default, as on real tenants) unless `--cookie
+persistent` (the sign-in cookie of figures taken before every window restored its last session).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from coupadl.browser.discovery import find_executables
@@ -104,16 +107,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 3, 6])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cookie", choices=["session", "persistent"], default="session")
     args = parser.parse_args()
+    site = replace(Scenario.small(), session_only_cookie=args.cookie == "session")
 
     launch = LaunchConfig(find_executables(BrowserKind.CHROMIUM))
     root = Path(tempfile.mkdtemp(prefix="bst-", dir="/tmp"))
     try:
-        with SandboxServer(Scenario.small()) as server:
+        with SandboxServer(site) as server:
             base = root / "base"
             sign_in_profile(launch, base, server.base_url)
             verification = VerificationConfig(auth_check_url=f"{server.base_url}/user/home")
             print(f"machine: {platform.node()} {platform.machine()}, python {platform.python_version()}")
+            print(f"sign-in cookie: {args.cookie}")
             print(f"{'N':>3} {'parallel s':>11} {'sequential s':>13} {'vs N=1':>8}")
             first = None
             temp = root / "clones"  # beside the base, never around it

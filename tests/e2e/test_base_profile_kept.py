@@ -180,7 +180,11 @@ def test_session_only_cookie_survives_login_run_and_check_and_settings_stay(
     assert run.returncode == 0, f"{run.stdout[-3000:]}\n{run.stderr}\n{ws.logs()}"
     _, rows = ws.results()
     assert [r["STATUS"] for r in rows] == ["COMPLETED"] * len(scenario.pos)
-    assert {r["WORKER"] for r in rows} <= {"A", "B", "C"}
+    windows = {w["window"]: w for w in ws.summary()["workers"]}
+    assert sorted(windows) == ["A", "B", "C"]
+    assert windows["A"]["profile_type"] == "base"
+    assert all(w["verification"]["status"] == "success" for w in windows.values()), windows
+    assert all(not w["remediations"] for w in windows.values()), "a window needed remediation to sign in"
     assert _session_cookies(ws.profile, host) == [0], "the run lost the base's session cookie"
     _assert_unchanged(before, ws.profile, "run")
 

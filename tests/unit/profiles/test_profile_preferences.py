@@ -1,4 +1,4 @@
-"""The Preferences writer: clone settings for good; base overrides journaled, put back, repaired after a kill."""
+"""The Preferences writer: clone settings for good; base overrides journaled, restored, repaired."""
 
 from __future__ import annotations
 
