@@ -236,7 +236,11 @@ class VerifiedWindow:
             self.session = None
         if self.profile.profile_type is ProfileType.BASE:
             # After the quit (the browser writes `Preferences` on its way out): the base is the operator's.
-            restore_preferences(self.profile.profile_path)
+            try:
+                restore_preferences(self.profile.profile_path)
+            except ProfileOperationError as exc:
+                # The journal stays: the next start of a window or of coupadl puts the values back.
+                self._log.error("base preferences not restored", error=str(exc))
 
     def _verify(self, file_result: MethodResult | None, *, reload: bool = False) -> VerificationResult:
         if self.session is None:
