@@ -8,6 +8,7 @@ copying     what is copied (no caches, no locks) and how (SQLite backup API, par
 snapshot    the run's checked snapshot of the base and clones made from it (VM-003)
 checksums   SHA-256 of key artifacts, SQLite by content
 markers     owner (PID + create time) and completion markers of coupadl's temp folders
+preferences settings a window needs, in the profile's own Preferences (clones for good, the base journaled)
 sweep       guarded removal, waiting for browsers to exit, orphan sweep
 manager     ProfileManager: the lifecycle tying it all together
 models      enums, configs, WorkerProfile, VerificationResult
