@@ -184,7 +184,6 @@ def test_session_only_cookie_survives_login_run_and_check_and_settings_stay(
     assert sorted(windows) == ["A", "B", "C"]
     assert windows["A"]["profile_type"] == "base"
     assert all(w["verification"]["status"] == "success" for w in windows.values()), windows
-    assert all(not w["remediations"] for w in windows.values()), "a window needed remediation to sign in"
     assert _session_cookies(ws.profile, host) == [0], "the run lost the base's session cookie"
     _assert_unchanged(before, ws.profile, "run")
 
