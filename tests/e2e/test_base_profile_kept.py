@@ -139,14 +139,21 @@ def plain_ws(ws: Workspace) -> Iterator[Workspace]:
     yield dataclasses.replace(ws, profile=base)
 
 
-def _login(ws: Workspace, server: SandboxServer, display: str) -> subprocess.CompletedProcess[str]:
-    """`coupadl login` on the workspace's base, its (visible) window under Xvfb."""
+def _login(
+    ws: Workspace, server: SandboxServer, display: str, *, sign_in: bool = True, timeout_s: int = 60
+) -> subprocess.CompletedProcess[str]:
+    """`coupadl login` on the workspace's base, its (visible) window under Xvfb.
+
+    `sign_in`: the window opens the sandbox's sign-in link; else the plain authenticated page, which only a
+    window already signed in reaches (the login then ends at once; otherwise after `timeout_s`).
+    """
     config = ws.root / "login.toml"
-    config.write_text(_LOGIN_CONFIG, encoding="utf-8")
+    config.write_text(_LOGIN_CONFIG if sign_in else FAST_CONFIG, encoding="utf-8")
     cmd = [
         sys.executable, "-m", "coupadl", "login", "--browser", "chromium",
         "--driver", str(ws.executables.driver), "--browser-binary", str(ws.executables.binary),
         "--profile", str(ws.profile), "--base-url", server.base_url, "--config", str(config),
+        "--timeout", str(timeout_s),
     ]  # fmt: skip
     return subprocess.run(
         cmd, capture_output=True, text=True, env=cli_env({"DISPLAY": display}), timeout=120, check=False
@@ -192,6 +199,14 @@ def test_session_only_cookie_survives_login_run_and_check_and_settings_stay(
     assert "3 of 3 windows verified" in check.stdout
     assert _session_cookies(ws.profile, host) == [0]
     _assert_unchanged(before, ws.profile, "check")
+
+    # `login` again finds the window signed in by the stored session cookie: the sign-in page is never shown.
+    mark = len(server.requests())
+    again = _login(ws, server, xvfb_display, sign_in=False, timeout_s=20)
+    assert again.returncode == 0, f"{again.stdout}\n{again.stderr}"
+    assert not [r.path for r in server.requests()[mark:] if r.path.startswith(("/sessions", "/sso"))]
+    assert _session_cookies(ws.profile, host) == [0]
+    _assert_unchanged(before, ws.profile, "a second login")
 
 
 def test_a_run_killed_with_sigkill_leaves_the_base_settings_after_the_next_start(
