@@ -241,6 +241,7 @@ def test_memory_above_limit_restarts_heaviest_worker_between_tasks(
     usage: dict[int, int] = memory[-1].data["usage"]
     assert first.worker_id == max(usage, key=lambda k: usage[k]), "the heaviest worker was restarted"
     assert memory[-1].data["limit"] < sum(usage.values())
+    assert memory[-1].data["measure"] == "uss", "the decision was taken on USS, RSS only looked first"
     assert first.worker_id is not None
     assert len(harness.browser_pids[first.worker_id]) >= 2
 
