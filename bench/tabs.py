@@ -6,8 +6,9 @@ Policies, each opening a PO page and running the page probe (`PROBE_JS`) per PO,
   switch back to the main window (7 WebDriver commands).
 - `cdp-fresh`: a fresh tab per PO created on the PO URL with CDP `Target.createTarget`, switch, one script
   that waits for the load and reads the address, probe, close, switch back (6 commands).
-- `reuse`: what `BrowserSession.open_tab` does now: one task tab kept across POs; `Tab.get` (`get`, one
-  script proving the new document), probe, the pop-up check at the end of the task (4 commands).
+- `reuse`: what `BrowserSession.open_tab` and `open_page` do now: one task tab kept across POs; `Tab.open`
+  (`get`, then one script proving the new document and probing it), the pop-up check at the end of the task
+  (3 commands).
 
 The figure is CPU-seconds (user + system) of the driver, the browser and all its children (exited ones
 included through their parents' `children_*` times), plus this Python process, divided by the POs: wall
@@ -133,9 +134,8 @@ class Reuse(Policy):
 
     def visit(self, url: str) -> None:
         with self.session.open_tab("po") as tab:
-            assert tab.get(url) == url
-            raw = tab.run_js(PROBE_JS, secrets.token_hex(8))
-            assert raw["items"], "the PO page shows its attachments"
+            landed, raw = tab.open(url, None, PROBE_JS, secrets.token_hex(8))
+            assert landed == url and raw["items"], "the PO page shows its attachments"
 
     def finish(self) -> None:
         self.session.replace_task_tab()

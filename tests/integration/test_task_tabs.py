@@ -166,3 +166,19 @@ def test_a_navigation_that_fails_never_shows_the_previous_po(
         else:
             assert landed.startswith("chrome-error:"), landed  # the browser's error page, a new document
             assert A not in str(tab.run_js("return document.body.textContent"))
+
+
+def test_open_runs_the_script_on_the_new_page_in_the_same_round_trip_and_never_on_a_stale_one(
+    session: BrowserSession, sandbox_factory: object
+) -> None:
+    server: SandboxServer = sandbox_factory(scenario())  # type: ignore[operator]
+    script = "window.__ran = (window.__ran || 0) + 1; return [arguments[0], document.body.textContent];"
+    with session.open_tab("a") as tab:
+        landed, (echo, text) = tab.open(server.po_url(A), 20, script, "echo")
+        assert landed == server.po_url(A) and echo == "echo" and A in text
+    file_path = next(f.path for f in server.files() if f.po == A)
+    with pytest.raises(StalePageError), session.open_tab("b") as tab:
+        try:
+            tab.open(server.url(file_path), 20, script, "echo")
+        finally:
+            assert session._driver.execute_script("return window.__ran") == 1, "not run on the old page"

@@ -325,25 +325,44 @@ class Tab:
             StalePageError: The tab still shows the page it showed before (the navigation did not commit).
             OperationTimeoutError: The page did not load within `timeout`.
         """
+        return self._navigate(url, timeout, None, ())[0]
+
+    def open(self, url: str, timeout: float | None, script: str, *args: Any) -> tuple[str, Any]:
+        """`get(url)`, then `run_js(script, *args)` on the new page in the same round trip as the check that
+        the page is new (one WebDriver command less per page: ~13% less browser CPU per PO, BENCHMARKS.md).
+
+        Returns:
+            (where the browser ended up, what `script` returned).
+
+        Raises:
+            Like `get`; `script` never runs on a page that is not new.
+        """
+        return self._navigate(url, timeout, script, args)
+
+    def _navigate(
+        self, url: str, timeout: float | None, script: str | None, args: tuple[Any, ...]
+    ) -> tuple[str, Any]:
         self.status = TabStatus.LOADING
         session = self.session
         driver = session._driver
         if timeout is not None:
             session.set_page_timeout(timeout)
+        check = NEW_DOCUMENT_JS if script is None else _then_script(script)
         try:
             session._call(f"open {url}", lambda: driver.get(url))
-            href, previous, origin = session._call(
-                "check the page is new", lambda: driver.execute_script(NEW_DOCUMENT_JS, secrets.token_hex(8))
+            answer = session._call(
+                "check the page is new", lambda: driver.execute_script(check, secrets.token_hex(8), *args)
             )
         except BaseException:
             self.status = TabStatus.ERROR  # whatever the tab shows now, the task may not read it
             raise
+        (href, previous, origin), result = answer if script is not None else (answer, None)
         if previous is not None or origin == session._last_origin:
             self.status = TabStatus.ERROR
             raise StalePageError(f"opening {url} left the tab on the page it showed before ({href})")
         session._last_origin = origin
         self.status = TabStatus.PROCESSING
-        return str(href)
+        return str(href), result
 
     def _readable(self) -> None:
         if self.status is not TabStatus.PROCESSING:
@@ -374,6 +393,16 @@ class Tab:
     def has_signin_form(self) -> bool:
         """True when the page shows a password form."""
         return bool(self.run_js(SIGNIN_PROBE_JS))
+
+
+def _then_script(script: str) -> str:
+    """`NEW_DOCUMENT_JS` (argument 0), then `script` (the other arguments) only when the page is new."""
+    return (
+        f"const check = (function () {{ {NEW_DOCUMENT_JS} }}).apply(null, [arguments[0]]);"
+        " if (check[1] !== null) { return [check, null]; }"
+        f" const then = function () {{ {script} }};"
+        " return [check, then.apply(null, Array.prototype.slice.call(arguments, 1))];"
+    )
 
 
 def _quit_quietly(driver: ChromiumDriver) -> None:
