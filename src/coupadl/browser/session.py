@@ -303,7 +303,7 @@ class BrowserSession:
 
 
 class Tab:
-    """One short-lived tab processing one task inside a `BrowserSession`."""
+    """One task's use of the window's task tab (see the module docstring for what it proves and refuses)."""
 
     def __init__(self, session: BrowserSession, window_handle: str, task_id: str, po_number: str) -> None:
         self.session = session
