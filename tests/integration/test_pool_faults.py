@@ -135,6 +135,25 @@ def test_three_workers_finish_thirty_tasks_one_browser_and_one_task_tab_each(
     assert sum(w.processed for w in harness.pool.workers.values()) == 30
 
 
+def test_a_failed_task_leaves_the_next_task_of_its_worker_a_fresh_tab(
+    make_pool: Factory, sandbox: SandboxServer
+) -> None:
+    harness = make_pool(sandbox, workers=1)
+    harness.start()
+    work = tasks(sandbox, 4)
+    work[1] = Task("t01", {"url": sandbox.url("/user/home"), "fail": True})
+
+    outcomes = harness.run(work)
+
+    assert "failed on purpose" in outcomes["t01"].error and outcomes["t01"].attempts == 1
+    results = {t: outcomes[t].result or {} for t in ("t00", "t02", "t03")}
+    assert results["t02"]["handle"] != results["t00"]["handle"], "a fresh tab after the failure"
+    assert results["t03"]["handle"] == results["t02"]["handle"], "then re-used again"
+    assert len({r["main_handle"] for r in results.values()}) == 1, "the main window was never closed"
+    assert all(r["tabs_at_start"] == 2 for r in results.values()), "the failed task's tab was closed"
+    assert len(harness.browser_pids[1]) == 1, "the window itself was kept"
+
+
 # --- a browser, a worker, a task dies ---------------------------------------------------------------------
 
 
