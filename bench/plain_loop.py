@@ -16,11 +16,9 @@ from selenium.webdriver.common.by import By
 
 SELECTORS = ", ".join(
     [
-        "li.attachment span[role='button']",
-        "a[href*='/attachments/'][href*='download']",
-        "a[download]",
-        "a[href*='filename=']",
-        "[data-url*='attachment_file']:not(.attachment-file)",
+        "li.attachment [role=button]",
+        "li.attachment [role=link]",
+        "li.attachment a:not(.attachment-info)",
     ]
 )
 

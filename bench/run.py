@@ -1,152 +1,232 @@
-"""End-to-end throughput of `coupadl run` (1 and 3 windows) against the plain loop, on the sandbox.
+"""The job end to end, side by side in one run: the hand-written loop, Crawlee and `coupadl run`.
 
-Usage: python bench/run.py [--repeats 3]
-Prints POs per minute end to end (process start to exit) and excluding window start-up (first window
-ready to last PO done, from `<out>/.coupadl/logs/`).
+Each contender runs as its own process (start to exit) on a fresh copy of one signed-in profile against one
+sandbox; the order rotates from repeat to repeat. Every run's files are checked by SHA-256 against the
+sandbox's `/sandbox/files` (the benchmark stops on any difference or a non-zero exit). Printed per contender:
+POs per minute (end to end) and CPU-seconds per PO of all its processes (browser, driver, workers: this
+process is their subreaper, so exited ones are counted through psutil's `children_*` times) and of the site;
+then coupadl-3 / Crawlee-3 as the median of the ratios of the pairs run in the same repeat.
+
+    python bench/run.py [--repeats 3] [--n-pos 40] [--contenders plain,crawlee-3,coupadl-1,coupadl-3]
+    python bench/run.py --repeats 1 --n-pos 4          # smoke test
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import ctypes
+import hashlib
 import json
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+import psutil
 
-from coupadl.browser.discovery import find_executables
+from coupadl.browser.discovery import Executables, find_executables
 from coupadl.browser.launcher import LaunchConfig
 from coupadl.sandbox import SandboxServer, Scenario, sign_in_profile
 from coupadl.settings import BrowserKind
-from plain_loop import plain_loop
 
+BENCH = Path(__file__).resolve().parent
 SKIP = shutil.ignore_patterns(
     "Singleton*", "lockfile", "LOCK", "DevToolsActivePort", "Cache", "Code Cache", "GPUCache", "Crashpad"
 )
+CONTENDERS = ("plain", "crawlee-1", "crawlee-3", "coupadl-1", "coupadl-3")
+PR_SET_CHILD_SUBREAPER = 36
 
 
-def _stamp(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+@dataclass(frozen=True)
+class Outcome:
+    """One contender's run."""
+
+    name: str
+    seconds: float
+    cpu_s: float  # all the contender's processes
+    site_cpu_s: float  # this process: the sandbox serving it (and a little bookkeeping)
 
 
-def working_span(out: Path) -> float:
-    """Seconds from the first window ready to the last PO done."""
-    ready, done = [], []
-    for log in (out / ".coupadl" / "logs").glob("window-*.jsonl"):
-        for line in log.read_text(encoding="utf-8").splitlines():
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if event.get("event") == "window ready" or (
-                event.get("event") == "window" and event.get("verified")
-            ):
-                ready.append(_stamp(event["timestamp"]))
-            if event.get("event") == "po.done":
-                done.append(_stamp(event["timestamp"]))
-    return max(done) - min(ready) if ready and done else float("nan")
+def become_subreaper() -> None:
+    """Orphaned descendants (a browser whose driver exited first) are re-parented here, so their CPU time
+    is counted when they are reaped."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
-def run_coupadl(
-    server: SandboxServer, profile: Path, root: Path, po_csv: Path, workers: int, executables: object
-) -> tuple[float, float]:
-    work = Path(tempfile.mkdtemp(prefix="cb-", dir="/tmp"))
+def reap_all(timeout: float = 20.0) -> list[int]:
+    """Wait for every descendant to exit (browser helpers linger after a quit); returns PIDs still running
+    after `timeout` (then killed: the benchmark leaves nothing behind)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        left = psutil.Process().children(recursive=True)
+        if not left:
+            return []
+        if time.monotonic() > deadline:
+            for proc in left:
+                with contextlib.suppress(psutil.Error):
+                    proc.kill()
+            psutil.wait_procs(left, timeout=5)
+            with contextlib.suppress(ChildProcessError):
+                while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                    pass
+            return [p.pid for p in left]
+        time.sleep(0.1)
+
+
+def measured(name: str, cmd: list[str], cwd: Path) -> Outcome:
+    """Run `cmd` to its end; wall time, CPU of all its processes, CPU of this process meanwhile."""
+    me = psutil.Process()
+    before = me.cpu_times()
+    started = time.monotonic()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False, timeout=1800)
+    seconds = time.monotonic() - started
+    leftovers = reap_all()
+    after = me.cpu_times()
+    if proc.returncode != 0:
+        raise SystemExit(f"{name}: exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    if leftovers:
+        print(f"warning: {name} left processes running after its exit: {leftovers}", flush=True)
+    children = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    own = (after.user - before.user) + (after.system - before.system)
+    return Outcome(name, seconds, children, own)
+
+
+def expected_files(server: SandboxServer) -> Counter[str]:
+    """SHA-256 of every file the sandbox serves, from `/sandbox/files`."""
+    with urllib.request.urlopen(server.url("/sandbox/files"), timeout=30) as response:  # noqa: S310 (loopback)
+        return Counter(str(f["sha256"]) for f in json.load(response))
+
+
+def saved_files(out: Path) -> Counter[str]:
+    """SHA-256 of every attachment a contender saved (files in sub-folders, coupadl's state left out)."""
+    found: Counter[str] = Counter()
+    for path in out.rglob("*"):
+        rel = path.relative_to(out)
+        if path.is_file() and len(rel.parts) > 1 and rel.parts[0] != ".coupadl":
+            found[hashlib.sha256(path.read_bytes()).hexdigest()] += 1
+    return found
+
+
+def command(
+    name: str,
+    server: SandboxServer,
+    profile: Path,
+    out: Path,
+    po_csv: Path,
+    numbers: list[str],
+    exe: Executables,
+) -> list[str]:
+    py = sys.executable
+    if name == "plain":
+        return [py, str(BENCH / "plain_loop.py"), server.base_url, str(profile), str(out), *numbers]
+    if name.startswith("crawlee-"):
+        concurrency = name.split("-")[1]
+        return [py, str(BENCH / "peer_crawlee.py"), server.base_url, str(profile), str(out), *numbers,
+                "--concurrency", concurrency, "--executable", str(exe.binary)]  # fmt: skip
+    workers = name.split("-")[1]
+    return [py, "-m", "coupadl", "run", str(po_csv), "--browser", "chromium", "--driver", str(exe.driver),
+            "--browser-binary", str(exe.binary), "--profile", str(profile), "--out", str(out),
+            "--workers", workers, "--base-url", server.base_url, "--fresh", "--quiet"]  # fmt: skip
+
+
+def run_one(
+    name: str, server: SandboxServer, base: Path, po_csv: Path, numbers: list[str], exe: Executables
+) -> Outcome:
+    work = Path(tempfile.mkdtemp(prefix="cbr-", dir="/tmp"))
     try:
-        copy = work / "p"
-        shutil.copytree(profile, copy, ignore=SKIP, symlinks=True)
+        profile = work / "p"
+        shutil.copytree(base, profile, ignore=SKIP, symlinks=True)
         out = work / "out"
-        cmd = [
-            sys.executable,
-            "-m",
-            "coupadl",
-            "run",
-            str(po_csv),
-            "--browser",
-            "chromium",
-            "--driver",
-            str(executables.driver),
-            "--browser-binary",
-            str(executables.binary),  # type: ignore[attr-defined]
-            "--profile",
-            str(copy),
-            "--out",
-            str(out),
-            "--workers",
-            str(workers),
-            "--base-url",
-            server.base_url,
-            "--fresh",
-            "--quiet",
-        ]
-        started = time.monotonic()
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=900)
-        total = time.monotonic() - started
-        if proc.returncode != 0:
-            raise SystemExit(f"coupadl exit {proc.returncode}: {proc.stderr[-2000:]}")
-        span = working_span(out)
-        keep = root / f"logs-w{workers}-{int(time.time())}"
-        shutil.copytree(out / ".coupadl" / "logs", keep)
-        return total, span
+        outcome = measured(name, command(name, server, profile, out, po_csv, numbers, exe), work)
+        want, got = expected_files(server), saved_files(out)
+        if want != got:
+            missing, extra = want - got, got - want
+            raise SystemExit(
+                f"{name}: files differ: {sum(missing.values())} missing, {sum(extra.values())} extra"
+            )
+        return outcome
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--n-pos", type=int, default=40)
+    parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--latency", type=float, default=0.3)
+    parser.add_argument("--contenders", default="plain,crawlee-3,coupadl-1,coupadl-3")
     args = parser.parse_args()
-    scenario = Scenario.bench(n_pos=args.n_pos, attachments_per_po=2, size=100_000, page_latency_s=0.3)
+    names = [n for n in args.contenders.split(",") if n]
+    unknown = set(names) - set(CONTENDERS)
+    if unknown:
+        parser.error(f"unknown contenders {sorted(unknown)}; choose from {', '.join(CONTENDERS)}")
+    become_subreaper()
+    scenario = Scenario.bench(
+        n_pos=args.n_pos, attachments_per_po=2, size=args.size, page_latency_s=args.latency
+    )
     numbers = [po.number for po in scenario.pos]
-    executables = find_executables(BrowserKind.CHROMIUM)
+    exe = find_executables(BrowserKind.CHROMIUM)
     root = Path(tempfile.mkdtemp(prefix="cbr-", dir="/tmp"))
-    print(f"work folder {root}")
-    with SandboxServer(scenario) as server:
-        profile = root / "base"
-        sign_in_profile(LaunchConfig(executables, headless=True), profile, server.base_url)
-        po_csv = root / "pos.csv"
-        with po_csv.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["PO_NUMBER"])
-            writer.writerows([f"PO{n}"] for n in numbers)
-        results: dict[str, list[tuple[float, float]]] = {
-            "coupadl 1 window": [],
-            "coupadl 3 windows": [],
-            "plain loop": [],
-        }
-        for _ in range(args.repeats):
-            for workers in (1, 3):
-                results[f"coupadl {workers} window{'s' if workers > 1 else ''}"].append(
-                    run_coupadl(server, profile, root, po_csv, workers, executables)
-                )
-            work = Path(tempfile.mkdtemp(prefix="cbp-", dir="/tmp"))
-            shutil.copytree(profile, work / "p", ignore=SKIP, symlinks=True)
-            started = time.monotonic()
-            span = plain_loop(
-                server.base_url,
-                work / "p",
-                work / "out",
-                numbers,
-                str(executables.binary),
-                str(executables.driver),
-            )
-            results["plain loop"].append((time.monotonic() - started, span))
-            shutil.rmtree(work, ignore_errors=True)
-    n = len(numbers)
-    print(f"{n} POs x 2 attachments x 100 kB, page latency 0.3 s; median of {args.repeats}")
-    print(f"{'':20} {'end-to-end s':>13} {'POs/min':>8} {'working s':>10} {'POs/min excl. start-up':>23}")
+    results: dict[str, list[Outcome]] = {n: [] for n in names}
+    try:
+        with SandboxServer(scenario) as server:
+            base = root / "base"
+            sign_in_profile(LaunchConfig(exe, headless=True), base, server.base_url)
+            reap_all()
+            po_csv = root / "pos.csv"
+            with po_csv.open("w", newline="", encoding="utf-8") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(["PO_NUMBER"])
+                writer.writerows([f"PO{n}"] for n in numbers)
+            print(json.dumps({"nproc": os.cpu_count(), "loadavg": os.getloadavg()}), flush=True)
+            for repeat in range(args.repeats):
+                shift = repeat % len(names)
+                for name in names[shift:] + names[:shift]:
+                    outcome = run_one(name, server, base, po_csv, numbers, exe)
+                    results[name].append(outcome)
+                    print(json.dumps({"repeat": repeat + 1, **outcome.__dict__}), flush=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    report(results, args)
+
+
+def report(results: dict[str, list[Outcome]], args: argparse.Namespace) -> None:
+    n = args.n_pos
+    print(
+        f"\n{n} POs x 2 attachments x {args.size // 1000} kB, page latency {args.latency} s; "
+        f"median of {args.repeats}; every run exact (SHA-256 against /sandbox/files)"
+    )
+    print(f"{'':12} {'POs/min':>8} {'seconds':>8} {'CPU-s/PO':>9} {'site CPU-s/PO':>14}  runs (POs/min)")
     for name, runs in results.items():
-        total = statistics.median(r[0] for r in runs)
-        span = statistics.median(r[1] for r in runs)
-        print(f"{name:20} {total:13.1f} {n / total * 60:8.1f} {span:10.1f} {n / span * 60:23.1f}")
-        print(f"{'':20} runs: {[(round(a, 1), round(b, 1)) for a, b in runs]}")
+        rates = [n / r.seconds * 60 for r in runs]
+        print(
+            f"{name:12} {statistics.median(rates):8.1f} {statistics.median(r.seconds for r in runs):8.1f}"
+            f" {statistics.median(r.cpu_s / n for r in runs):9.3f}"
+            f" {statistics.median(r.site_cpu_s / n for r in runs):14.3f}  {[round(x, 1) for x in rates]}"
+        )
+    pairs = [("coupadl-3", "crawlee-3"), ("coupadl-3", "coupadl-1"), ("coupadl-3", "plain")]
+    for top, bottom in pairs:
+        if top in results and bottom in results:
+            ratios = [b.seconds / a.seconds for a, b in zip(results[top], results[bottom], strict=True)]
+            print(
+                f"{top} / {bottom}: {statistics.median(ratios):.2f}x (pairs: {[round(r, 2) for r in ratios]})"
+            )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ CoupadlError                        root: catch this to catch everything of ours
 │   └── SessionExpiredError         signed out mid-run: the task goes back to the queue, never "not found"
 └── TaskError                       one task (PO) went wrong; the window is fine
     ├── RetryableTaskError          worth another try (a download that failed, a script error)
-    │   └── OperationTimeoutError   the browser did not finish in time (a page, a script)
+    │   ├── OperationTimeoutError   the browser did not finish in time (a page, a script)
+    │   └── StalePageError          the tab still shows an earlier page (a navigation did not commit)
     └── PermanentTaskError          no retry can help (malformed page, file rejected)
 ```
 
@@ -61,6 +62,7 @@ __all__ = [
     "RetryableTaskError",
     "SessionExpiredError",
     "SetupError",
+    "StalePageError",
     "TaskError",
     "VerificationError",
     "VerificationTimeoutException",
@@ -194,3 +196,8 @@ class OperationTimeoutError(RetryableTaskError):
 
 class PermanentTaskError(TaskError):
     """No retry can help; the task is failed at once."""
+
+
+class StalePageError(RetryableTaskError):
+    """The task's tab does not show a page of this task: a navigation did not commit (the previous page is
+    still there) or failed. The tab is replaced and the task tried again."""

@@ -104,7 +104,7 @@ def kill_browser_during(harness: PoolHarness, task_id: str) -> list[int]:
     return victim
 
 
-def test_three_workers_finish_thirty_tasks_one_browser_each_tab_per_task(
+def test_three_workers_finish_thirty_tasks_one_browser_and_one_task_tab_each(
     make_pool: Factory, sandbox: SandboxServer
 ) -> None:
     harness = make_pool(sandbox, workers=3)
@@ -124,15 +124,34 @@ def test_three_workers_finish_thirty_tasks_one_browser_each_tab_per_task(
     for worker_id, results in by_worker.items():
         assert {r["browser_pid"] for r in results} == {harness.current_browser(worker_id)}, "one browser"
         assert len(harness.browser_pids[worker_id]) == 1, "never restarted"
-        handles = [r["handle"] for r in results]
-        assert len(set(handles)) == len(handles), "a fresh tab per task"
-        assert all(h != r["main_handle"] for h, r in zip(handles, results, strict=True))
+        handles = {r["handle"] for r in results}
+        assert len(handles) == 1, "every task succeeded: the window's task tab is re-used"
+        assert handles.isdisjoint(r["main_handle"] for r in results), "never in the main window"
         assert all(r["tabs_at_start"] == 2 for r in results), "only the main window besides the task's tab"
         assert all(r["tabs_during"] == 2 for r in results)
     assert not harness.kinds("worker_crashed") and not harness.kinds("worker_restarting")
     assert harness.pool is not None
     assert {w.processed for w in harness.pool.workers.values()} <= set(range(1, 31))
     assert sum(w.processed for w in harness.pool.workers.values()) == 30
+
+
+def test_a_failed_task_leaves_the_next_task_of_its_worker_a_fresh_tab(
+    make_pool: Factory, sandbox: SandboxServer
+) -> None:
+    harness = make_pool(sandbox, workers=1)
+    harness.start()
+    work = tasks(sandbox, 4)
+    work[1] = Task("t01", {"url": sandbox.url("/user/home"), "fail": True})
+
+    outcomes = harness.run(work)
+
+    assert "failed on purpose" in outcomes["t01"].error and outcomes["t01"].attempts == 1
+    results = {t: outcomes[t].result or {} for t in ("t00", "t02", "t03")}
+    assert results["t02"]["handle"] != results["t00"]["handle"], "a fresh tab after the failure"
+    assert results["t03"]["handle"] == results["t02"]["handle"], "then re-used again"
+    assert len({r["main_handle"] for r in results.values()}) == 1, "the main window was never closed"
+    assert all(r["tabs_at_start"] == 2 for r in results.values()), "the failed task's tab was closed"
+    assert len(harness.browser_pids[1]) == 1, "the window itself was kept"
 
 
 # --- a browser, a worker, a task dies ---------------------------------------------------------------------
@@ -241,6 +260,7 @@ def test_memory_above_limit_restarts_heaviest_worker_between_tasks(
     usage: dict[int, int] = memory[-1].data["usage"]
     assert first.worker_id == max(usage, key=lambda k: usage[k]), "the heaviest worker was restarted"
     assert memory[-1].data["limit"] < sum(usage.values())
+    assert memory[-1].data["measure"] == "uss", "the decision was taken on USS, RSS only looked first"
     assert first.worker_id is not None
     assert len(harness.browser_pids[first.worker_id]) >= 2
 

@@ -21,8 +21,8 @@ def visit(tab: Tab, payload: dict[str, Any], options: dict[str, Any]) -> dict[st
     """Open `payload["url"]` in the task's tab and report where it ran.
 
     Payload keys: `url`; `hold` (seconds to sleep after loading, simulating a slow or hung task);
-    `hold_attempts` (attempt numbers that hold; all when absent). Raises `SessionExpiredError` when the site
-    sent the tab to sign-in.
+    `hold_attempts` (attempt numbers that hold; all when absent); `fail` (raise after loading). Raises
+    `SessionExpiredError` when the site sent the tab to sign-in.
     """
     session = tab.session
     tabs_at_start = session.open_tab_count()
@@ -31,6 +31,8 @@ def visit(tab: Tab, payload: dict[str, Any], options: dict[str, Any]) -> dict[st
     redirected = signin_redirect(url, final, has_password_form=tab.has_signin_form())
     if redirected is not None:
         raise SessionExpiredError(f"signed out while opening {url}", redirected_to=redirected)
+    if payload.get("fail"):
+        raise RuntimeError(f"the handler failed on purpose in tab {tab.window_handle}")
     hold = float(payload.get("hold", 0.0))
     attempt = int(payload.get("attempt", 1))
     hold_attempts = payload.get("hold_attempts")

@@ -23,7 +23,7 @@ from typing import Any
 from coupadl.browser.signin import signin_redirect
 from coupadl.coupa.downloads import AttachmentDownloader, DownloadReport, DownloadSettings
 from coupadl.coupa.filenames import po_folder
-from coupadl.coupa.page import PageKind, POPage, probe_page
+from coupadl.coupa.page import PROBE_JS, PageKind, POPage, classify_page
 from coupadl.coupa.po import PONumber, POStatus, parse_po_number, po_url
 from coupadl.errors import PermanentTaskError, RetryableTaskError, SessionExpiredError
 from coupadl.log import get_logger
@@ -94,7 +94,8 @@ class JobOptions:
 
 
 def open_page(tab: Any, url: str, *, timeout: float, po_digits: str) -> POPage:
-    """Open `url` in `tab` and probe it (two browser commands plus one script).
+    """Open `url` in `tab` and probe it (two browser commands: the page, then one script that proves the page
+    is new and probes it).
 
     Args:
         tab: The task's `coupadl.browser.session.Tab`.
@@ -109,9 +110,9 @@ def open_page(tab: Any, url: str, *, timeout: float, po_digits: str) -> POPage:
         SessionExpiredError: The browser was sent to sign-in or SSO, or the page shows a password form.
         RetryableTaskError: The page did not load, is empty, or is a server error page.
     """
-    final = tab.get(url, timeout)
     marker = secrets.token_hex(8)
-    page = probe_page(tab, po_digits=po_digits, marker=marker)
+    final, raw = tab.open(url, timeout, PROBE_JS, marker)  # the probe rides on the new-page check
+    page = classify_page(raw if isinstance(raw, Mapping) else {}, po_digits=po_digits, marker=marker)
     landed = page.url or final
     where = signin_redirect(url, landed, has_password_form=page.has_password_form)
     if where:

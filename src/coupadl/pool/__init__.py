@@ -1,4 +1,4 @@
-"""The persistent worker pool: long-lived worker processes, one verified browser each, a tab per task."""
+"""The persistent worker pool: long-lived worker processes, one verified browser and task tab each."""
 
 from coupadl.pool.events import PoolEvent
 from coupadl.pool.pool import PersistentWorkerPool, PoolConfig, Task, TaskOutcome, default_worker_specs

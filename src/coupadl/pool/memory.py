@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import psutil
 
-from coupadl.browser.processes import TrackedProcess, tree_memory
+from coupadl.browser.processes import TrackedProcess, tree_memory, tree_rss
 
-__all__ = ["MemoryVerdict", "judge_memory", "measure_workers", "total_memory"]
+__all__ = ["MemoryVerdict", "judge_memory", "measure_workers", "measure_workers_rss", "total_memory"]
 
 
 def total_memory() -> int:
@@ -24,6 +24,12 @@ def total_memory() -> int:
 def measure_workers(trees: Mapping[int, Iterable[TrackedProcess | None]]) -> dict[int, int]:
     """USS in bytes of each worker's process tree, by worker id."""
     return {worker_id: tree_memory(list(processes)) for worker_id, processes in trees.items()}
+
+
+def measure_workers_rss(trees: Mapping[int, Iterable[TrackedProcess | None]]) -> dict[int, int]:
+    """RSS in bytes of each worker's process tree: never below its USS, and ~10x cheaper to read (measured:
+    ~30 ms of CPU for the USS of one window's tree). While the RSS total is under the limit, so is the USS."""
+    return {worker_id: tree_rss(list(processes)) for worker_id, processes in trees.items()}
 
 
 @dataclass(frozen=True)

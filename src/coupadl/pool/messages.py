@@ -36,7 +36,7 @@ class FailureKind(StrEnum):
 
 @dataclass(frozen=True)
 class RunTask:
-    """Process one task in a fresh tab."""
+    """Process one task in the window's task tab (a fresh one after any failure)."""
 
     task_id: str
     payload: dict[str, Any]

@@ -29,7 +29,7 @@ from coupadl.browser.processes import TrackedProcess, end_trees
 from coupadl.browser.window import WindowReport
 from coupadl.log import get_logger
 from coupadl.pool.events import PoolEvent
-from coupadl.pool.memory import judge_memory, measure_workers, total_memory
+from coupadl.pool.memory import judge_memory, measure_workers, measure_workers_rss, total_memory
 from coupadl.pool.messages import (
     FailureKind,
     RunTask,
@@ -442,11 +442,14 @@ class PersistentWorkerPool:
         }
         if not live:
             return
-        usage = measure_workers(live)
-        verdict = judge_memory(
-            usage, self.config.memory_threshold, self.config.memory_total or total_memory()
-        )
-        self._emit("memory", None, usage=usage, limit=verdict.limit)
+        total = self.config.memory_total or total_memory()
+        # RSS first: it bounds USS from above and is cheap; USS (the real figure) only when RSS is over.
+        measure, usage = "rss", measure_workers_rss(live)
+        verdict = judge_memory(usage, self.config.memory_threshold, total)
+        if verdict.over:
+            measure, usage = "uss", measure_workers(live)
+            verdict = judge_memory(usage, self.config.memory_threshold, total)
+        self._emit("memory", None, usage=usage, limit=verdict.limit, measure=measure)
         if verdict.over and verdict.heaviest is not None:
             heavy = self.workers[verdict.heaviest]
             if not heavy.restart_after_task:

@@ -1,4 +1,5 @@
-"""The worker process: one verified browser for the whole batch, one fresh tab per task (seed 002 `Worker`).
+"""The worker process: one verified browser for the whole batch, one task tab re-used across tasks and
+replaced after any failure (seed 002 `Worker`; see `coupadl.browser.session`).
 
 It runs in its own process (spawn start method) and its own process group, so a Ctrl+C in the terminal reaches
 only the supervisor, which then drains the workers in order. A watchdog thread notices when the supervisor is

@@ -12,7 +12,7 @@ import os
 import pytest
 
 from coupadl.browser.processes import TrackedProcess
-from coupadl.pool.memory import judge_memory, measure_workers, total_memory
+from coupadl.pool.memory import judge_memory, measure_workers, measure_workers_rss, total_memory
 from coupadl.pool.states import PoolState, WorkerStatus, check_transition
 
 # --- memory: judge ------------------------------------------------------------------------------------------
@@ -43,6 +43,14 @@ def test_measure_counts_a_live_tree_and_skips_dead_entries() -> None:
     usage = measure_workers({1: [me, None], 2: [gone]})
     assert usage[1] > 1_000_000 and usage[2] == 0
     assert total_memory() > usage[1]
+
+
+def test_rss_bounds_uss_from_above_so_the_cheap_look_never_hides_an_overrun() -> None:
+    me = TrackedProcess.of(os.getpid(), "worker")
+    gone = TrackedProcess(2**22 + 1, 0.0, "browser")
+    rss = measure_workers_rss({1: [me], 2: [gone]})
+    uss = measure_workers({1: [me]})
+    assert rss[1] >= uss[1] > 1_000_000 and rss[2] == 0
 
 
 # --- lifecycles ---------------------------------------------------------------------------------------------

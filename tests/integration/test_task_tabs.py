@@ -1,0 +1,184 @@
+"""The task-tab policy with a real headless Chromium against the sandbox.
+
+One task tab per window is re-used across tasks. What a fresh tab per task guaranteed must still hold:
+a task that fails leaves the next task a fresh tab, the main window is never closed, and a task never
+reads the previous PO's page (a navigation that does not commit, times out or fails).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from coupadl.browser.launcher import LaunchConfig
+from coupadl.browser.session import BrowserSession, TabStatus
+from coupadl.errors import CoupadlError, OperationTimeoutError, StalePageError
+from coupadl.sandbox import Attachment, PurchaseOrder, SandboxServer, Scenario
+
+pytestmark = [pytest.mark.browser]
+
+A, B, C = "15260001", "15260002", "15260003"
+PO_TITLE_JS = "return document.querySelector('h1') ? document.querySelector('h1').textContent : ''"
+
+
+@pytest.fixture
+def session(launch_config: LaunchConfig, signed_in_copy: Path, short_tmp: Path) -> Iterator[BrowserSession]:
+    browser = BrowserSession.start(launch_config, signed_in_copy, "Default", short_tmp / "dl")
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+def scenario(latency: float = 0.0) -> Scenario:
+    return Scenario(
+        pos=[PurchaseOrder(n, supplier="Acme", attachments=[Attachment(f"{n}.pdf")]) for n in (A, B, C)],
+        page_latency_s=latency,
+    )
+
+
+def handles(session: BrowserSession) -> list[str]:
+    return list(session._driver.window_handles)
+
+
+def shows_po(session: BrowserSession, number: str) -> bool:
+    """Whether the focused tab shows PO `number`, read past the Tab API (which would refuse a stale tab)."""
+    return number in str(session._driver.execute_script("return document.body.textContent"))
+
+
+def test_successful_tasks_share_one_task_tab_and_the_main_window_stays(
+    session: BrowserSession, sandbox_factory: object
+) -> None:
+    server: SandboxServer = sandbox_factory(scenario())  # type: ignore[operator]
+    main = session.main_window_handle
+    used = []
+    for number in (A, B, C):
+        with session.open_tab(number, f"PO{number}") as tab:
+            landed = tab.get(server.po_url(number), timeout=20)
+            assert landed == server.po_url(number)
+            assert number in tab.run_js("return document.body.textContent")
+            used.append(tab.window_handle)
+        assert tab.status is TabStatus.COMPLETED
+        assert sorted(handles(session)) == sorted({main, tab.window_handle})
+    assert len(set(used)) == 1 and used[0] != main
+
+
+def test_a_failed_task_leaves_the_next_task_a_fresh_tab(
+    session: BrowserSession, sandbox_factory: object
+) -> None:
+    server: SandboxServer = sandbox_factory(scenario())  # type: ignore[operator]
+    main = session.main_window_handle
+    with session.open_tab("a") as tab:
+        tab.get(server.po_url(A), timeout=20)
+        first = tab.window_handle
+    with pytest.raises(RuntimeError), session.open_tab("b") as tab:
+        assert tab.window_handle == first
+        tab.get(server.po_url(B), timeout=20)
+        raise RuntimeError("the handler failed")
+    assert handles(session) == [main], "the failed task's tab is closed, the main window stays"
+    with session.open_tab("c") as tab:
+        assert tab.window_handle not in (first, main)
+        with pytest.raises(StalePageError):
+            tab.run_js("return 1")  # nothing of this task is loaded yet: nothing to read
+        tab.get(server.po_url(C), timeout=20)
+        assert C in tab.run_js("return document.body.textContent")
+    assert sorted(handles(session)) == sorted([main, tab.window_handle])
+
+
+def test_pop_ups_a_task_opened_are_closed_with_its_tab(
+    session: BrowserSession, sandbox_factory: object
+) -> None:
+    server: SandboxServer = sandbox_factory(scenario())  # type: ignore[operator]
+    main = session.main_window_handle
+    with session.open_tab("a") as tab:
+        tab.get(server.po_url(A), timeout=20)
+        tab.run_js("window.open(arguments[0], '_blank')", server.po_url(B))
+        first = tab.window_handle
+    assert handles(session) == [main]
+    with session.open_tab("b") as tab:
+        assert tab.window_handle != first
+        tab.get(server.po_url(B), timeout=20)
+
+
+def test_a_navigation_that_does_not_commit_is_never_read_as_the_new_page(
+    session: BrowserSession, sandbox_factory: object
+) -> None:
+    """A file route answers with a download: the tab keeps showing PO A, which must not pass for the file's
+    page; the same holds for a same-document (fragment) navigation."""
+    server: SandboxServer = sandbox_factory(scenario())  # type: ignore[operator]
+    file_path = next(f.path for f in server.files() if f.po == A)
+    with session.open_tab("a") as tab:
+        tab.get(server.po_url(A), timeout=20)
+    with pytest.raises(StalePageError), session.open_tab("b") as tab:
+        try:
+            tab.get(server.url(file_path), timeout=20)
+        finally:
+            assert shows_po(session, A), "the tab still shows the previous page"
+            assert tab.status is TabStatus.ERROR
+        tab.run_js("return 1")  # not reached
+    with pytest.raises(StalePageError), session.open_tab("c") as tab:
+        tab.get(server.po_url(A), timeout=20)
+        tab.get(server.po_url(A) + "#attachments", timeout=20)  # same document
+    with session.open_tab("d") as tab:
+        assert tab.get(server.po_url(B), timeout=20) == server.po_url(B)
+        assert B in tab.run_js("return document.body.textContent")
+
+
+def test_a_page_that_loads_too_slowly_is_not_read_and_the_next_task_sees_its_own_po(
+    session: BrowserSession, sandbox_factory: object
+) -> None:
+    server: SandboxServer = sandbox_factory(scenario(latency=3.0))  # type: ignore[operator]
+    with session.open_tab("a") as tab:
+        tab.get(server.po_url(A), timeout=30)
+        previous = tab.window_handle
+    with pytest.raises(OperationTimeoutError), session.open_tab("b") as tab:
+        try:
+            tab.get(server.po_url(B), timeout=1.0)
+        finally:
+            assert tab.status is TabStatus.ERROR
+            with pytest.raises(StalePageError):
+                tab.run_js(PO_TITLE_JS)
+            with pytest.raises(StalePageError):
+                _ = tab.current_url
+    with session.open_tab("c") as tab:
+        assert tab.window_handle != previous, "the timed-out tab was replaced"
+        assert tab.get(server.po_url(C), timeout=30) == server.po_url(C)
+        assert C in tab.run_js("return document.body.textContent")
+        assert A not in tab.run_js("return document.body.textContent")
+
+
+def test_a_navigation_that_fails_never_shows_the_previous_po(
+    session: BrowserSession, sandbox_factory: object
+) -> None:
+    server: SandboxServer = sandbox_factory(scenario())  # type: ignore[operator]
+    with session.open_tab("a") as tab:
+        tab.get(server.po_url(A), timeout=20)
+    unreachable = "http://127.0.0.1:9/order_headers/" + B  # the discard port: connection refused
+    with session.open_tab("b") as tab:
+        try:
+            landed = tab.get(unreachable, timeout=20)
+        except CoupadlError:
+            assert tab.status is TabStatus.ERROR
+            with pytest.raises(StalePageError):
+                tab.run_js("return 1")
+        else:
+            assert landed.startswith("chrome-error:"), landed  # the browser's error page, a new document
+            assert A not in str(tab.run_js("return document.body.textContent"))
+
+
+def test_open_runs_the_script_on_the_new_page_in_the_same_round_trip_and_never_on_a_stale_one(
+    session: BrowserSession, sandbox_factory: object
+) -> None:
+    server: SandboxServer = sandbox_factory(scenario())  # type: ignore[operator]
+    script = "window.__ran = (window.__ran || 0) + 1; return [arguments[0], document.body.textContent];"
+    with session.open_tab("a") as tab:
+        landed, (echo, text) = tab.open(server.po_url(A), 20, script, "echo")
+        assert landed == server.po_url(A) and echo == "echo" and A in text
+    file_path = next(f.path for f in server.files() if f.po == A)
+    with pytest.raises(StalePageError), session.open_tab("b") as tab:
+        try:
+            tab.open(server.url(file_path), 20, script, "echo")
+        finally:
+            assert session._driver.execute_script("return window.__ran") == 1, "not run on the old page"
