@@ -10,13 +10,25 @@ must be made on the thread that drives the browser.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from coupadl.browser.session import BrowserSession
 
-__all__ = ["BrowserCookie", "cookie_header", "window_cookies", "window_user_agent"]
+__all__ = ["BrowserCookie", "cookie_header", "quiet_driver_logging", "window_cookies", "window_user_agent"]
+
+# Selenium logs every driver response at DEBUG, `Network.getCookies` answers (cookie values) included.
+_DRIVER_LOGGERS = ("selenium.webdriver.remote.remote_connection",)
+
+
+def quiet_driver_logging() -> None:
+    """Keep Selenium's wire logging above DEBUG: at DEBUG it would print the cookie values read here."""
+    for name in _DRIVER_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level < logging.INFO:  # NOTSET or DEBUG
+            logger.setLevel(logging.INFO)
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,7 @@ def window_cookies(session: BrowserSession, url: str) -> list[BrowserCookie]:
         BrowserCrashedError: The browser is gone.
         RetryableTaskError: The browser refused the command.
     """
+    quiet_driver_logging()
     answer = session.cdp("read the cookies for a file", "Network.getCookies", {"urls": [url]})
     raw = answer.get("cookies") if isinstance(answer, dict) else None
     cookies = [_cookie(item) for item in raw or [] if isinstance(item, dict) and item.get("name")]

@@ -449,10 +449,8 @@ class AttachmentDownloader:
         """The HTTP result of `attachment`, put in place; in the page instead when HTTP was refused."""
         outcome = batch.result(attachment)
         if isinstance(outcome, FetchedFile):
-            self._health.succeeded()
             return self._finish_fetched(attachment, outcome), page
         if isinstance(outcome, HttpRefused):
-            self._health.refused(outcome.reason)
             if self._settings.mode is DownloadMode.HTTP:
                 raise _TryFailed(outcome.reason)
             self._log.info(
@@ -477,8 +475,10 @@ class AttachmentDownloader:
         limits = FetchLimits(connect=s.start_timeout, stall=s.stall_timeout, total=s.download_timeout)
         url = http_url(attachment) or attachment.url
         for attempt in range(1, s.max_attempts + 1):
+            if s.mode is DownloadMode.AUTO and not self._health.usable:
+                raise HttpRefused("the HTTP path is off for the rest of this window's run")
             try:
-                return fetch_file(
+                fetched = fetch_file(
                     self._http_clients(),
                     url,
                     self._folder,
@@ -488,6 +488,9 @@ class AttachmentDownloader:
                     limits=limits,
                     cancel=batch.cancel,
                 )
+            except HttpRefused as exc:
+                self._health.refused(exc.reason)  # counted at once: later files see it before they start
+                raise
             except HttpTryFailed as exc:
                 if attempt >= s.max_attempts:
                     raise
@@ -496,6 +499,9 @@ class AttachmentDownloader:
                 )
                 if batch.cancel.wait(min(s.backoff_initial * 2 ** (attempt - 1), s.backoff_max)):
                     raise FetchCancelled("stopped: the PO ended") from None
+            else:
+                self._health.succeeded()
+                return fetched
         raise AssertionError("unreachable")  # the loop returns or raises
 
     # --- in the page ---------------------------------------------------------------------------------------
