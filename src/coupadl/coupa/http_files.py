@@ -202,6 +202,7 @@ class HttpClients:
         max_connections: Connections each client may hold open.
         proxies: Scheme → proxy URL; None reads the system settings (`urllib.request.getproxies`).
         bypass: Whether a host skips the proxy; None uses the system's rule (`urllib.request.proxy_bypass`).
+        transport: A transport to use instead of the network (tests).
     """
 
     def __init__(
@@ -210,6 +211,7 @@ class HttpClients:
         max_connections: int = 8,
         proxies: dict[str, str] | None = None,
         bypass: Callable[[str], bool] | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         quiet_http_logging()
         self._context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -219,6 +221,7 @@ class HttpClients:
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
         self._clients: dict[str | None, httpx.Client] = {}
+        self._transport = transport
         self._lock = threading.Lock()
 
     def proxy_for(self, url: str) -> str | None:
@@ -243,6 +246,7 @@ class HttpClients:
                     follow_redirects=False,
                     cookies=_NoCookies(),
                     limits=self._limits,
+                    transport=self._transport,
                 )
                 self._clients[proxy] = client
             return client
@@ -444,7 +448,9 @@ def _stream(
                 raise HttpTryFailed(f"the transfer broke off ({type(exc).__name__})") from None
             out.flush()
             os.fsync(out.fileno())
-        received = response.num_bytes_downloaded  # as sent, before any Content-Encoding is undone
+        # Content-Length counts the bytes as sent: before a Content-Encoding (gzip...) is undone.
+        encoded = response.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
+        received = response.num_bytes_downloaded if encoded else size
         if expected is not None and expected.isdigit() and int(expected) != received:
             raise HttpTryFailed(f"received {received} bytes, the server announced {expected}")
     except BaseException:
