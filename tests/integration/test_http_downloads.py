@@ -24,7 +24,7 @@ from coupadl.browser.session import BrowserSession
 from coupadl.coupa.http_files import TEMP_PREFIX, http_health, reset_shared_clients
 from coupadl.coupa.job import process_po
 from coupadl.errors import SessionExpiredError
-from coupadl.log import close_logging, configure_logging
+from coupadl.log import bind, close_logging, configure_logging
 from coupadl.sandbox import Attachment, PurchaseOrder, SandboxServer, Scenario
 from coupadl.sandbox.app import SESSION_COOKIE
 
@@ -330,12 +330,19 @@ def test_cookie_values_never_reach_a_log(
     secrets = [c.value for c in window_cookies(session, server.url("/")) if len(c.value) >= 8]
     assert secrets, "the signed-in window must have a session cookie to protect"
 
-    with caplog.at_level(logging.DEBUG):  # even with every standard logger at DEBUG
-        result = run(server)
+    bind(po=f"PO{PO}")  # as the worker does for each task
+    try:
+        with caplog.at_level(logging.DEBUG):  # even with every standard logger at DEBUG
+            result = run(server)
+    finally:
+        bind(po=None)
 
     assert result["status"] == "COMPLETED"
     text = log_file.read_text(encoding="utf-8")
     assert "attachment.saved" in text
+    lines = events(log_file)
+    assert [e for e in lines if e["event"] == "attachment.retry"], "the retry is logged by a helper thread"
+    assert all(e.get("worker") == "A" and e.get("po") == f"PO{PO}" for e in lines), lines
     captured = "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records)
     for value in secrets:
         assert value not in text
