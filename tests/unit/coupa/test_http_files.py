@@ -16,6 +16,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from coupadl.cli.wiring import handler_options
+from coupadl.coupa.downloads import AttachmentDownloader, DownloadMode, DownloadSettings
 from coupadl.coupa.http_files import (
     TEMP_PREFIX,
     FetchCancelled,
@@ -29,6 +30,8 @@ from coupadl.coupa.http_files import (
     sweep_temp_files,
 )
 from coupadl.coupa.job import JobOptions
+from coupadl.coupa.page import Attachment as PageAttachment
+from coupadl.coupa.page import PageKind, POPage, Trigger
 from coupadl.errors import ConfigError, PermanentTaskError, SessionExpiredError
 from coupadl.settings import load_settings
 
@@ -269,3 +272,83 @@ def test_download_settings_reach_the_job_options() -> None:
     assert (download.mode.value, download.concurrency) == ("http", 2)
     with pytest.raises(PermanentTaskError):
         JobOptions.from_mapping({"base_url": "https://a", "out_dir": "/tmp/x", "download_mode": "fast"})
+
+
+# --- the downloader's HTTP path, with a scripted window ------------------------------------------------
+
+
+class FakeSession:
+    """Answers the two questions the HTTP path asks a window: cookies for a URL, its User-Agent."""
+
+    def __init__(self) -> None:
+        self.cookie_urls: list[str] = []
+
+    def cdp(self, action: str, command: str, params: dict[str, Any]) -> dict[str, Any]:
+        assert command == "Network.getCookies"
+        self.cookie_urls.extend(params["urls"])
+        return {"cookies": [{"name": "_coupa_session", "value": "s3cret", "domain": "acme.coupahost.com"}]}
+
+    def user_agent(self) -> str:
+        return "Mozilla/5.0 TestChrome"
+
+
+class FakeTab:
+    def __init__(self, staging: Path) -> None:
+        self.session = FakeSession()
+        self.download_dir = staging
+
+
+def http_downloader(tmp_path: Path, handler: Handler) -> tuple[AttachmentDownloader, FakeTab, Path]:
+    tab = FakeTab(tmp_path / "staging")
+    folder = tmp_path / "out" / "Acme" / "PO15262984"
+    settings = DownloadSettings(mode=DownloadMode.HTTP, max_attempts=2, backoff_initial=0.0, backoff_max=0.0)
+    downloader = AttachmentDownloader(
+        tab, folder, settings, reload=lambda p: pytest.fail("no reload"), clients=clients(handler),
+        health=HttpHealth(),
+    )  # fmt: skip
+    return downloader, tab, folder
+
+
+def link(url: str) -> PageAttachment:
+    return PageAttachment(key=url, url=url, name_hint=url.rsplit("/", 1)[-1], trigger=Trigger.LINK, ref="0",
+                          form="anchor")  # fmt: skip
+
+
+def page_of(*attachments: PageAttachment) -> POPage:
+    return POPage(url=PAGE, kind=PageKind.CONTENT, supplier="Acme", attachments=attachments, marker="m")
+
+
+def test_sign_in_page_served_as_the_file_is_session_expiry_and_is_not_kept(tmp_path: Path) -> None:
+    html = b'<!DOCTYPE html><html><form action="/sessions"><input id="user_password" type="password"></form>'
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Type": "text/html"}, content=html)
+
+    downloader, tab, folder = http_downloader(tmp_path, handler)
+    with pytest.raises(SessionExpiredError):
+        downloader.download_page(page_of(link(FILE)), {})
+    assert not folder.exists()
+    assert tab.session.cookie_urls == [FILE]
+
+
+def test_http_files_are_placed_in_page_order_and_a_failed_one_is_reported(tmp_path: Path) -> None:
+    second = FILE.replace("type/1/quote.pdf", "type/2/quote.pdf")
+    broken = FILE.replace("type/1/quote.pdf", "type/3/broken.pdf")
+    bodies = {FILE: b"first", second: b"second"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["cookie"] == "_coupa_session=s3cret"
+        body = bodies.get(str(request.url))
+        if body is None:
+            return httpx.Response(500)
+        return file_response(body)
+
+    downloader, _tab, folder = http_downloader(tmp_path, handler)
+    report = downloader.download_page(page_of(link(FILE), link(broken), link(second)), {})
+
+    assert report.names == ["quote.pdf", "quote (2).pdf"]
+    assert (folder / "quote.pdf").read_bytes() == b"first"
+    assert (folder / "quote (2).pdf").read_bytes() == b"second"
+    (failed,) = report.failed
+    assert failed.attachment.key == broken and "500" in failed.reason
+    assert sorted(p.name for p in folder.iterdir()) == ["quote (2).pdf", "quote.pdf"]  # no temporary file
