@@ -303,15 +303,20 @@ def http_downloader(tmp_path: Path, handler: Handler) -> tuple[AttachmentDownloa
     folder = tmp_path / "out" / "Acme" / "PO15262984"
     settings = DownloadSettings(mode=DownloadMode.HTTP, max_attempts=2, backoff_initial=0.0, backoff_max=0.0)
     downloader = AttachmentDownloader(
-        tab, folder, settings, reload=lambda p: pytest.fail("no reload"), clients=clients(handler),
+        tab,
+        folder,
+        settings,
+        reload=lambda p: pytest.fail("no reload"),
+        clients=clients(handler),
         health=HttpHealth(),
-    )  # fmt: skip
+    )
     return downloader, tab, folder
 
 
 def link(url: str) -> PageAttachment:
-    return PageAttachment(key=url, url=url, name_hint=url.rsplit("/", 1)[-1], trigger=Trigger.LINK, ref="0",
-                          form="anchor")  # fmt: skip
+    return PageAttachment(
+        key=url, url=url, name_hint=url.rsplit("/", 1)[-1], trigger=Trigger.LINK, ref="0", form="anchor"
+    )
 
 
 def page_of(*attachments: PageAttachment) -> POPage:
