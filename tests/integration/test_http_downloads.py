@@ -161,7 +161,7 @@ def test_window_cookies_are_read_per_url_host(session: BrowserSession, sandbox: 
     assert SESSION_COOKIE in {c.name for c in tenant}
     assert SESSION_COOKIE not in {c.name for c in other}
     assert all(c.value not in repr(c) for c in tenant)  # a value never shows in a repr (logs, tracebacks)
-    assert "HeadlessChrome" in session.user_agent() or "Chrome" in session.user_agent()
+    assert "Chrome" in session.user_agent()
 
 
 def test_redirect_to_a_storage_host_with_another_name(sandbox_factory: Any, run: Run, log_file: Path) -> None:
