@@ -9,7 +9,7 @@ import os
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, ValidationError, field_validator
@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     shutdown_timeout: float = Field(default=60.0, gt=0, le=60.0)
     clone_timeout: float = Field(default=60.0, gt=0)
     requisition_fallback: bool = True
+
+    # Attachment downloads (issue 10): `auto` fetches files over HTTP with each window's own session and falls
+    # back to the in-page download when the network or server refuses; `http` never falls back; `browser`
+    # takes every file through the browser's download. `download_concurrency`: files of one PO at once.
+    download_mode: Literal["auto", "http", "browser"] = "auto"
+    download_concurrency: int = Field(default=3, ge=1, le=8)
 
     @field_validator("base_url")
     @classmethod

@@ -111,6 +111,7 @@ class BrowserSession:
         self._task_handle: str | None = None  # the task tab kept between tasks; None: open one
         self._focused: str | None = None  # the handle the driver's commands go to
         self._last_origin: float | None = None  # `performance.timeOrigin` of the task tab's last page
+        self._user_agent: str | None = None  # read once, by `user_agent`
         browser_pid, driver_pid = capability_pids(driver)
         self.browser_process = TrackedProcess.of(browser_pid, "browser")
         self.driver_process = TrackedProcess.of(driver_pid, "driver")
@@ -191,6 +192,20 @@ class BrowserSession:
             ),
         )
         self.download_dir = path
+
+    def cdp(self, action: str, command: str, params: dict[str, Any] | None = None) -> Any:
+        """Send a Chrome DevTools Protocol command to the focused tab; errors are translated."""
+        return self._call(action, lambda: self._driver.execute_cdp_cmd(command, params or {}))
+
+    def user_agent(self) -> str:
+        """The User-Agent this browser sends (asked once, then remembered)."""
+        if self._user_agent is None:
+            self._user_agent = str(
+                self._call(
+                    "read the user agent", lambda: self._driver.execute_script("return navigator.userAgent")
+                )
+            )
+        return self._user_agent
 
     def set_page_timeout(self, timeout: float) -> None:
         """Longest wait for a page load, sent to the driver only when it changes (saves a round trip per

@@ -96,6 +96,8 @@ def handler_options(settings: Settings, out: Path) -> dict[str, Any]:
         "download_start_timeout": settings.download_start_timeout,
         "max_download_attempts": settings.max_task_attempts,
         "requisition_fallback": settings.requisition_fallback,
+        "download_mode": settings.download_mode,
+        "download_concurrency": settings.download_concurrency,
     }
 
 

@@ -1,32 +1,65 @@
-"""Download a page's attachments through the browser, one at a time, into the PO's folder.
+"""Download a page's attachments into the PO's folder: over HTTP with the window's session, or in the page.
 
-Each download is started inside the page, so the browser's own session (cookies, SSO) applies: the page's
+**Over HTTP** (the usual way, `DownloadMode.AUTO`): every attachment with a URL is fetched by the worker
+itself (`coupadl.coupa.http_files`) with the cookies the window would send to that URL and the window's
+User-Agent, streamed into the PO folder under a hidden temporary name, hashed while streaming and checked
+against `Content-Length`. Files of one page download concurrently (`DownloadSettings.concurrency` at once);
+they are put in place in page order, so that names are the same whatever finishes first. The browser is
+driven by one thread only: helper threads that need cookies for a redirect hop ask the owning thread, which
+answers while it waits for the files.
+
+**In the page** (fallback, attachments whose URL only a click reveals, and `DownloadMode.BROWSER`): the page's
 button is clicked for script-driven attachments, and for plain URLs a temporary `<a download href=...>` is
-clicked, so that an error response becomes a failed download instead of navigating the PO page away.
+clicked, so that an error response becomes a failed download instead of navigating the PO page away. The
+browser saves into the worker's private staging folder (`tab.download_dir`) under the name the server sends.
+With `Browser.setDownloadBehavior allow` a second file of the same name would overwrite the first, so these
+run strictly one after the other: wait until the new file is complete (no `.crdownload` left, size stable),
+move it into the PO folder with `place_file` (never overwriting), hash it, and leave the staging folder
+empty.
 
-The browser saves every download into the worker's private staging folder (`tab.download_dir`) under the
-name the server sends. With `Browser.setDownloadBehavior allow` a second file of the same name would
-overwrite the first, so downloads run strictly one after the other: wait until the new file is complete (no
-`.crdownload` left, size stable), move it into the PO folder with `place_file` (never overwriting), hash it,
-and leave the staging folder empty before the next one.
+In `AUTO`, a file the HTTP path cannot get because of the network (transport, TLS, proxy) or an authorisation
+refusal (401/403/407) is taken in the page instead; after three such refusals in a row, the worker uses the
+page for the rest of its run (`http_files.HttpHealth`, one warning).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import os
-import re
+import queue
+import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from coupadl.browser.cookies import cookie_header, window_cookies, window_user_agent
 from coupadl.browser.signin import signin_redirect
 from coupadl.coupa.filenames import place_file, safe_filename, split_extension
+from coupadl.coupa.http_files import (
+    FetchCancelled,
+    FetchedFile,
+    FetchLimits,
+    HttpClients,
+    HttpHealth,
+    HttpRefused,
+    HttpTryFailed,
+    disposition_filename,
+    fetch_file,
+    http_health,
+    is_temp_name,
+    shared_clients,
+    sweep_temp_files,
+)
 from coupadl.coupa.page import Attachment, POPage, Trigger
 from coupadl.errors import SessionExpiredError
 from coupadl.log import get_logger
@@ -37,12 +70,14 @@ __all__ = [
     "SAVE_BLOB_JS",
     "TRIGGER_JS",
     "AttachmentDownloader",
+    "DownloadMode",
     "DownloadReport",
     "DownloadSettings",
     "FailedDownload",
     "SavedFile",
     "disposition_filename",
     "file_digest",
+    "http_url",
 ]
 
 PARTIAL_SUFFIXES = (".crdownload", ".part", ".partial", ".download", ".tmp")
@@ -107,17 +142,23 @@ PAGE_CHECK_JS = "return [window.__coupadlMarker === arguments[0], location.href]
 
 # Chromium writes `<name>.crdownload` first, so a name longer than 255 - 11 bytes fails on Linux.
 _BLOB_NAME_BYTES = 200
-_DISPOSITION_STAR = re.compile(r"filename\*\s*=\s*([\w!#$&+.^`|~-]+)'[^']*'([^;]+)", re.IGNORECASE)
-_DISPOSITION_PLAIN = re.compile(r'filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))', re.IGNORECASE)
 
 _HTML_SNIFF_BYTES = 65_536
 _CONFIRM_INTERVAL = 0.005
 _SIGNIN_MARKERS = (b'type="password"', b"type='password'", b"type=password", b"user_password")
 
 
+class DownloadMode(StrEnum):
+    """How attachments are fetched."""
+
+    AUTO = "auto"  # over HTTP with the window's session; in the page when HTTP is refused or no URL is known
+    HTTP = "http"  # over HTTP only (no fallback); attachments without a URL are still clicked in the page
+    BROWSER = "browser"  # every file through the browser's own download
+
+
 @dataclass(frozen=True)
 class DownloadSettings:
-    """Timeouts (seconds) and retry policy for attachment downloads.
+    """Timeouts (seconds), retry policy and mode for attachment downloads.
 
     Attributes:
         download_timeout: Longest time one try of one file may take, from trigger to completed file.
@@ -128,6 +169,8 @@ class DownloadSettings:
         page_check_interval: While nothing has appeared, how often the tab is asked whether it left the page.
         backoff_initial: Wait before the second try; doubles for each further try.
         backoff_max: Longest wait between tries.
+        mode: Over HTTP (with in-page fallback), over HTTP only, or in the page only.
+        concurrency: Files of one page fetched over HTTP at once.
     """
 
     download_timeout: float = 120.0
@@ -138,8 +181,13 @@ class DownloadSettings:
     page_check_interval: float = 1.0
     backoff_initial: float = 0.5
     backoff_max: float = 5.0
+    mode: DownloadMode = DownloadMode.AUTO
+    concurrency: int = 3
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", DownloadMode(self.mode))
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
         for name in (
@@ -241,19 +289,10 @@ def file_digest(path: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def disposition_filename(header: str) -> str:
-    """The file name in a `Content-Disposition` header (`filename*=` preferred), or an empty string."""
-    star = _DISPOSITION_STAR.search(header)
-    if star:
-        try:
-            return unquote(star.group(2).strip().strip('"'), encoding=star.group(1), errors="strict")
-        except (LookupError, UnicodeDecodeError):
-            pass
-    plain = _DISPOSITION_PLAIN.search(header)
-    if plain:
-        quoted, token = plain.group(1), plain.group(2)
-        return re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else token
-    return ""
+def http_url(attachment: Attachment) -> str | None:
+    """The attachment's URL when a plain HTTP client can ask for it; None when only a click reveals it."""
+    parsed = urlparse(attachment.url)
+    return attachment.url if parsed.scheme in ("http", "https") and parsed.netloc else None
 
 
 def _is_partial(name: str) -> bool:
@@ -277,11 +316,15 @@ class AttachmentDownloader:
     """Downloads attachments shown in one tab into one PO folder.
 
     Args:
-        tab: The task's `coupadl.browser.session.Tab`; its `download_dir` is the staging folder.
-        folder: The PO folder (created on the first save).
-        settings: Timeouts and retries.
+        tab: The task's `coupadl.browser.session.Tab`; its `download_dir` is the staging folder of in-page
+            downloads, its `session` gives the cookies and User-Agent of HTTP downloads (a tab without a
+            `session` downloads in the page only).
+        folder: The PO folder (created when the first file arrives).
+        settings: Mode, timeouts and retries.
         reload: Opens the page again after the tab navigated away and returns the freshly probed page; it
             raises `SessionExpiredError` when the site now asks for sign-in.
+        clients: HTTP clients (default: the process's own, made on first use).
+        health: Whether HTTP still serves in this process (default: the process's own).
     """
 
     def __init__(
@@ -291,14 +334,19 @@ class AttachmentDownloader:
         settings: DownloadSettings,
         *,
         reload: Callable[[POPage], POPage],
+        clients: HttpClients | None = None,
+        health: HttpHealth | None = None,
     ) -> None:
         self._tab = tab
         self._folder = folder
         self._settings = settings
         self._reload = reload
+        self._clients = clients
+        self._health = health if health is not None else http_health()
         self._log = get_logger()
         self._preexisting: set[str] | None = None
         self._adopted: set[str] = set()
+        self._folder_existed = True
 
     @property
     def staging(self) -> Path:
@@ -306,7 +354,7 @@ class AttachmentDownloader:
         return Path(self._tab.download_dir)
 
     def download_page(self, page: POPage, already_saved: Mapping[str, str]) -> DownloadReport:
-        """Save every attachment of `page` not in `already_saved`, one at a time.
+        """Save every attachment of `page` not in `already_saved`; the report lists them in page order.
 
         Args:
             page: The probed page the tab shows now.
@@ -321,32 +369,148 @@ class AttachmentDownloader:
             BrowserCrashedError: The browser died.
             RetryableTaskError: The page could not be opened again after it was navigated away.
         """
+        self._start()
         report = DownloadReport()
+        todo = [a for a in page.attachments if not already_saved.get(a.key)]
+        over_http = [a for a in todo if self._over_http(a)]
+        if over_http:
+            self._folder.mkdir(parents=True, exist_ok=True)
         current = page
-        for attachment in page.attachments:
-            previous = already_saved.get(attachment.key)
-            if previous:
-                report.skipped.append((attachment.key, previous))
-                report.names.append(previous)
-                continue
-            try:
-                saved, current = self._download_with_retries(attachment, current)
-            except _TryFailed as exc:
-                self._log.warning(
-                    "attachment.failed",
-                    attachment=attachment.name_hint,
-                    url=attachment.key,
-                    reason=exc.reason,
-                )
-                report.failed.append(FailedDownload(attachment, exc.reason))
-                if exc.page_gone:
-                    current = self._reload(current)
-                continue
-            finally:
-                self._clear_staging()
-            report.saved.append(saved)
-            report.names.append(saved.name)
+        try:
+            with _HttpBatch(self, over_http, page) as batch:
+                for attachment in page.attachments:
+                    previous = already_saved.get(attachment.key)
+                    if previous:
+                        report.skipped.append((attachment.key, previous))
+                        report.names.append(previous)
+                        continue
+                    try:
+                        if batch.has(attachment):
+                            saved, current = self._take_fetched(batch, attachment, current)
+                        else:
+                            saved, current = self._take_in_page(attachment, current)
+                    except _TryFailed as exc:
+                        self._log.warning(
+                            "attachment.failed",
+                            attachment=attachment.name_hint,
+                            url=attachment.key,
+                            reason=exc.reason,
+                        )
+                        report.failed.append(FailedDownload(attachment, exc.reason))
+                        if exc.page_gone:
+                            current = self._reload(current)
+                        continue
+                    report.saved.append(saved)
+                    report.names.append(saved.name)
+        finally:
+            self._tidy_folder()
         return report
+
+    def _start(self) -> None:
+        """Once per PO: remove temporary files a killed worker left, note which files were there before."""
+        if self._preexisting is not None:
+            return
+        removed = sweep_temp_files(self._folder)
+        if removed:
+            self._log.info("attachment.leftovers_removed", files=len(removed))
+        try:
+            self._preexisting = {
+                p.name for p in self._folder.iterdir() if p.is_file() and not is_temp_name(p.name)
+            }
+        except (FileNotFoundError, NotADirectoryError):
+            self._preexisting = set()
+            self._folder_existed = False
+
+    def _tidy_folder(self) -> None:
+        """Remove the PO folder again when this task made it and nothing was saved in it."""
+        if self._folder_existed:
+            return
+        with contextlib.suppress(OSError):  # not empty (or never made): keep it
+            self._folder.rmdir()
+
+    def _over_http(self, attachment: Attachment) -> bool:
+        return (
+            self._settings.mode is not DownloadMode.BROWSER
+            and (self._settings.mode is DownloadMode.HTTP or self._health.usable)
+            and http_url(attachment) is not None
+            and getattr(self._tab, "session", None) is not None
+        )
+
+    def _http_clients(self) -> HttpClients:
+        if self._clients is None:
+            self._clients = shared_clients()
+        return self._clients
+
+    # --- over HTTP -----------------------------------------------------------------------------------------
+
+    def _take_fetched(
+        self, batch: _HttpBatch, attachment: Attachment, page: POPage
+    ) -> tuple[SavedFile, POPage]:
+        """The HTTP result of `attachment`, put in place; in the page instead when HTTP was refused."""
+        outcome = batch.result(attachment)
+        if isinstance(outcome, FetchedFile):
+            return self._finish_fetched(attachment, outcome), page
+        if isinstance(outcome, HttpRefused):
+            if self._settings.mode is DownloadMode.HTTP:
+                raise _TryFailed(outcome.reason)
+            self._log.info(
+                "attachment.browser_fallback", attachment=attachment.name_hint, reason=outcome.reason
+            )
+            return self._take_in_page(attachment, page)
+        raise _TryFailed(outcome.reason)
+
+    def _finish_fetched(self, attachment: Attachment, fetched: FetchedFile) -> SavedFile:
+        if _looks_like_signin_page(fetched.temp, attachment.name_hint):
+            fetched.temp.unlink(missing_ok=True)
+            raise SessionExpiredError(
+                f"the file route of {attachment.name_hint or attachment.key} answered with a sign-in page",
+                redirected_to=fetched.final_url,
+            )
+        name = fetched.name or attachment.name_hint
+        return self._place(attachment, fetched.temp, name, (fetched.size, fetched.sha256))
+
+    def fetch_with_retries(self, attachment: Attachment, page_url: str, batch: _HttpBatch) -> FetchedFile:
+        """Fetch one file over HTTP, trying again after failures another try may fix (helper thread)."""
+        s = self._settings
+        limits = FetchLimits(connect=s.start_timeout, stall=s.stall_timeout, total=s.download_timeout)
+        url = http_url(attachment) or attachment.url
+        for attempt in range(1, s.max_attempts + 1):
+            if s.mode is DownloadMode.AUTO and not self._health.usable:
+                raise HttpRefused("the HTTP path is off for the rest of this window's run")
+            try:
+                fetched = fetch_file(
+                    self._http_clients(),
+                    url,
+                    self._folder,
+                    page_url=page_url,
+                    cookie_header=batch.cookie_header,
+                    user_agent=batch.user_agent,
+                    limits=limits,
+                    cancel=batch.cancel,
+                )
+            except HttpRefused as exc:
+                self._health.refused(exc.reason)  # counted at once: later files see it before they start
+                raise
+            except HttpTryFailed as exc:
+                if attempt >= s.max_attempts:
+                    raise
+                self._log.info(
+                    "attachment.retry", attachment=attachment.name_hint, attempt=attempt, reason=exc.reason
+                )
+                if batch.cancel.wait(min(s.backoff_initial * 2 ** (attempt - 1), s.backoff_max)):
+                    raise FetchCancelled("stopped: the PO ended") from None
+            else:
+                self._health.succeeded()
+                return fetched
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    # --- in the page ---------------------------------------------------------------------------------------
+
+    def _take_in_page(self, attachment: Attachment, page: POPage) -> tuple[SavedFile, POPage]:
+        try:
+            return self._download_with_retries(attachment, page)
+        finally:
+            self._clear_staging()
 
     # --- one file ------------------------------------------------------------------------------------------
 
@@ -365,7 +529,8 @@ class AttachmentDownloader:
             )
             self._clear_staging()
             if isinstance(exc, _TryFailed):
-                state["fetch"] = state["fetch"] or exc.no_start
+                # Fetching in the page needs a URL; an attachment only a click reveals keeps being clicked.
+                state["fetch"] = state["fetch"] or (exc.no_start and http_url(attachment) is not None)
                 if exc.page_gone:
                     state["page"] = self._reload(state["page"])
 
@@ -505,8 +670,10 @@ class AttachmentDownloader:
 
     # --- into the PO folder ------------------------------------------------------------------------------
 
-    def _place(self, attachment: Attachment, staged: Path, server_name: str) -> SavedFile:
-        size, sha256 = file_digest(staged)
+    def _place(
+        self, attachment: Attachment, staged: Path, server_name: str, digest: tuple[int, str] | None = None
+    ) -> SavedFile:
+        size, sha256 = digest if digest is not None else file_digest(staged)
         existing = self._identical_earlier_file(server_name, sha256)
         if existing is not None:
             # Saved by an attempt whose result never reached the progress store (e.g. the session expired
@@ -521,11 +688,7 @@ class AttachmentDownloader:
 
     def _identical_earlier_file(self, name: str, sha256: str) -> Path | None:
         """A file of the same name (or its `name (n).ext` copy) that was in the folder before this task."""
-        if self._preexisting is None:
-            try:
-                self._preexisting = {p.name for p in self._folder.iterdir() if p.is_file()}
-            except FileNotFoundError:
-                self._preexisting = set()
+        self._start()
         if not self._preexisting:
             return None
         stem, ext = split_extension(safe_filename(name))
@@ -551,3 +714,99 @@ class AttachmentDownloader:
                 Path(entry.path).unlink()
             except OSError as exc:  # e.g. still held open by the browser on Windows
                 self._log.warning("staging.leftover", file=entry.name, error=str(exc))
+
+
+class _HttpBatch:
+    """The HTTP downloads of one page, running on helper threads while the owning thread drives the browser.
+
+    The owning thread (the one that made the batch, which drives the browser) reads the cookies for every
+    file URL up front; a helper thread that needs cookies for another URL (a redirect hop) puts the request
+    on a queue that the owning thread serves while it waits for results. Leaving the batch stops whatever is
+    still running and removes temporary files nobody placed.
+    """
+
+    def __init__(self, downloader: AttachmentDownloader, attachments: list[Attachment], page: POPage) -> None:
+        self.cancel = threading.Event()
+        self.user_agent = ""
+        self._owner = threading.get_ident()
+        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = queue.SimpleQueue()
+        self._cookies: dict[str, str] = {}
+        self._futures: dict[str, Future[FetchedFile]] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._session = getattr(downloader._tab, "session", None)
+        if not attachments:
+            return
+        self.user_agent = window_user_agent(self._session) if self._session is not None else ""
+        for attachment in attachments:
+            url = http_url(attachment) or attachment.url
+            self._cookies[url] = self._read_cookies(url)
+        workers = min(downloader._settings.concurrency, len(attachments))
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="coupadl-http")
+        for attachment in attachments:
+            context = contextvars.copy_context()  # the worker and PO stay on every log line
+            future = self._executor.submit(
+                context.run, downloader.fetch_with_retries, attachment, page.url, self
+            )
+            future.add_done_callback(lambda _f: self._calls.put(None))
+            self._futures[attachment.key] = future
+
+    def __enter__(self) -> _HttpBatch:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.cancel.set()
+        futures = list(self._futures.values())
+        while not all(f.done() for f in futures):
+            item = self._calls.get()
+            if item is not None:
+                item[1].set_exception(FetchCancelled("stopped: the PO ended"))
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        for future in futures:
+            if not future.cancelled() and future.exception() is None:
+                future.result().temp.unlink(missing_ok=True)  # placed files are no longer there
+
+    def has(self, attachment: Attachment) -> bool:
+        """Whether `attachment` is being fetched by this batch."""
+        return attachment.key in self._futures
+
+    def result(self, attachment: Attachment) -> FetchedFile | HttpRefused | HttpTryFailed:
+        """Wait for `attachment`'s file, answering helper threads' cookie requests meanwhile.
+
+        Raises:
+            SessionExpiredError, OSError, CoupadlError: whatever ended the fetch other than a refusal or a
+            failed try.
+        """
+        future = self._futures[attachment.key]
+        while not future.done():
+            item = self._calls.get()
+            if item is not None:
+                call, answer = item
+                try:
+                    answer.set_result(call())
+                except BaseException as exc:  # noqa: BLE001 - handed to the helper thread that asked
+                    answer.set_exception(exc)
+        error = future.exception()
+        if isinstance(error, HttpRefused | HttpTryFailed):
+            return error
+        if error is not None:
+            raise error
+        return future.result()
+
+    def cookie_header(self, url: str) -> str:
+        """The `Cookie` header the window would send to `url` (read up front, else asked of the owner)."""
+        cached = self._cookies.pop(url, None)  # once: a later try or hop asks the browser again
+        if cached is not None:
+            return cached
+        if threading.get_ident() == self._owner:
+            return self._read_cookies(url)
+        answer: Future[str] = Future()
+        self._calls.put((lambda: self._read_cookies(url), answer))
+        return answer.result()
+
+    def _read_cookies(self, url: str) -> str:
+        if self._session is None:
+            return ""
+        return cookie_header(window_cookies(self._session, url))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from coupadl.browser.signin import signin_redirect
-from coupadl.coupa.downloads import AttachmentDownloader, DownloadReport, DownloadSettings
+from coupadl.coupa.downloads import AttachmentDownloader, DownloadMode, DownloadReport, DownloadSettings
 from coupadl.coupa.filenames import po_folder
 from coupadl.coupa.page import PROBE_JS, PageKind, POPage, classify_page
 from coupadl.coupa.po import PONumber, POStatus, parse_po_number, po_url
@@ -46,6 +46,9 @@ class JobOptions:
         download_stall_timeout: A try fails when the partial file stops growing for this long
             (default: `download_start_timeout`).
         retry_backoff: Wait before a file's second try (doubles, at most 10 x).
+        download_mode: `auto` (over HTTP with the window's session, in the page when refused), `http` or
+            `browser`.
+        download_concurrency: Files of one page fetched over HTTP at once.
     """
 
     base_url: str
@@ -57,6 +60,8 @@ class JobOptions:
     requisition_fallback: bool = True
     download_stall_timeout: float | None = None
     retry_backoff: float = 0.5
+    download_mode: DownloadMode = DownloadMode.AUTO
+    download_concurrency: int = 3
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> JobOptions:
@@ -77,6 +82,8 @@ class JobOptions:
                 requisition_fallback=bool(options.get("requisition_fallback", True)),
                 download_stall_timeout=float(stall) if stall is not None else None,
                 retry_backoff=float(options.get("retry_backoff", 0.5)),
+                download_mode=DownloadMode(str(options.get("download_mode", DownloadMode.AUTO.value))),
+                download_concurrency=int(options.get("download_concurrency", 3)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PermanentTaskError(f"bad task options: {exc!r}") from exc
@@ -90,6 +97,8 @@ class JobOptions:
             max_attempts=self.max_download_attempts,
             backoff_initial=self.retry_backoff,
             backoff_max=self.retry_backoff * 10,
+            mode=self.download_mode,
+            concurrency=self.download_concurrency,
         )
 
 
@@ -144,7 +153,8 @@ def process_po(tab: Any, payload: dict[str, Any], options: dict[str, Any]) -> di
             "saved": {attachment key: saved file name}, "attempt": 1}`; `saved` lists what earlier attempts
             or runs saved, which is not downloaded again.
         options: `{"base_url", "out_dir", "page_load_timeout", "download_timeout", "download_start_timeout",
-            "max_download_attempts", "requisition_fallback"}` (see `JobOptions`).
+            "max_download_attempts", "requisition_fallback", "download_mode", "download_concurrency"}` (see
+            `JobOptions`).
 
     Returns:
         `{"status", "supplier", "attachments_found", "attachments_downloaded", "attachment_names",

@@ -107,6 +107,10 @@ document.querySelectorAll('span.attachment-file[data-url], .attachment-file[data
   if (seen.has(el)) return;
   add(el, el.querySelector('[role=button]'), 'button', abs(el.getAttribute('data-url')));
 });
+// A button whose file URL is nowhere in the page (its script builds it on click): only a click downloads it.
+document.querySelectorAll('.attachment-file:not([data-url]) [role=button]').forEach(el => {
+  add(el, null, 'click_only', 'about:click');
+});
 document.querySelectorAll('a[href]').forEach(a => {
   const href = a.getAttribute('href') || '';
   if (a.hasAttribute('download') || /attachment|download|filename=/i.test(href)) {
@@ -150,7 +154,8 @@ class Attachment:
 
     Attributes:
         key: The absolute file URL (fragment dropped); stable across runs, used for the "already saved" map.
-        url: The URL a `LINK` trigger opens (same as `key`).
+        url: The file URL (same as `key`); empty for a button whose URL only a click reveals (then `key` is
+            the page URL with `#click-only-<n>`).
         name_hint: The best guess of the file's name from the page, for logs and messages; the saved name is
             the one the server sends.
         trigger: How to start the download.
@@ -321,11 +326,23 @@ def _supplier(raw: Mapping[str, Any]) -> str:
 
 def _attachments(raw: Mapping[str, Any], page_url: str, po_digits: str) -> tuple[Attachment, ...]:
     found: dict[str, dict[str, Any]] = {}
+    click_only = 0
     for item in raw.get("items") or []:
         if not isinstance(item, Mapping):
             continue
         url = _normal_url(str(item.get("url") or ""))
         kind = str(item.get("kind") or "")
+        if kind == "click_only" and item.get("ref"):
+            # No URL to key it by: the page and its place among such buttons are stable across runs.
+            click_only += 1
+            hint = best_name_hint(
+                title=str(item.get("title") or ""),
+                aria=str(item.get("aria") or ""),
+                label=str(item.get("label") or ""),
+            )
+            key = f"{_normal_url(page_url)}#click-only-{click_only}"
+            found[key] = {"hint": hint, "click": True, "ref": str(item["ref"]), "form": kind, "url": ""}
+            continue
         explicit = kind == "anchor" and item.get("download") is not None
         if not url or not is_file_url(url, page_url, po_digits=po_digits, explicit_download=explicit):
             continue
@@ -350,7 +367,7 @@ def _attachments(raw: Mapping[str, Any], page_url: str, po_digits: str) -> tuple
     return tuple(
         Attachment(
             key=url,
-            url=url,
+            url=entry.get("url", url),
             name_hint=entry["hint"],
             trigger=Trigger.CLICK if entry["click"] else Trigger.LINK,
             ref=entry["ref"],

@@ -237,15 +237,22 @@ def create_app(scenario: Scenario | None = None, *, secret: bytes = DEFAULT_SECR
         served = site.catalog.get(attachment_id)
         if served is None:
             return Response("Not found", status=404, mimetype="text/plain")
+        if served.attachment.expire_session:
+            site.expire_all_sessions()
+            return to_sign_in()
         if site.state.file_hit(attachment_id) < served.attachment.fail_first:
             return Response(
                 "Service temporarily unavailable",
-                status=503,
+                status=served.attachment.fail_status,
                 mimetype="text/plain",
                 headers={"Retry-After": "1"},
             )
         if served.attachment.redirect:
-            return redirect(f"/storage/signed/{site.signer.storage_token(attachment_id)}")
+            signed = f"/storage/signed/{site.signer.storage_token(attachment_id)}"
+            if sc.storage_host:
+                port = f":{_port()}" if _port() else ""
+                signed = f"{request.scheme}://{sc.storage_host}{port}{signed}"
+            return redirect(signed)
         return file_response(served)
 
     def file_response(served: ServedFile) -> Response:

@@ -58,6 +58,8 @@ class ServedFile:
         quoted = quote(self.name, safe="")
         if self.attachment.form in ("button_span", "anchor_download_attr"):
             return f"/attachment/attachment_file/type/{self.attachment_id}/{quoted}"
+        if self.attachment.click_only:
+            return f"/attachments/{self.attachment_id}/download"
         if self.attachment.form == "filename_query":
             return f"/attachments/{self.attachment_id}/download?filename={quoted}"
         return f"/attachments/{self.attachment_id}/download"
@@ -77,6 +79,9 @@ class ServedFile:
             "redirect": a.redirect,
             "delay_s": a.delay_s,
             "fail_first": a.fail_first,
+            "fail_status": a.fail_status,
+            "expire_session": a.expire_session,
+            "click_only": a.click_only,
             "path": self.path,
         }
 

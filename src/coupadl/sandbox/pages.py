@@ -34,11 +34,16 @@ _SCRIPT = """
     var target = event.target instanceof Element ? event.target : null;
     if (!target) { return; }
     var button = target.closest(".attachment-file [role=button]");
-    var holder = button ? button.closest(".attachment-file[data-url]")
+    var holder = button ? button.closest(".attachment-file")
                         : target.closest(".file-link[data-url]");
     if (!holder) { return; }
+    // Some attachments carry no URL in the page: it is built from the id only when clicked.
+    var url = holder.getAttribute("data-url") ||
+      (holder.hasAttribute("data-attachment-id") ?
+        "/attachments/" + holder.getAttribute("data-attachment-id") + "/download" : "");
+    if (!url) { return; }
     event.preventDefault();
-    download(holder.getAttribute("data-url"));
+    download(url);
   });
 })();
 """
@@ -84,7 +89,8 @@ _ATTACHMENTS = """<section id="attachments" class="attachments-section">
   {% for f in files %}{% set a = f.attachment %}{% set id = f.attachment_id %}
     {% if a.form == "button_span" %}
     <li class="attachment" data-url="/attachments/{{ id }}">
-      <span class="attachment-file" data-url="{{ base }}{{ f.path }}">
+      {% if a.click_only %}<span class="attachment-file" data-attachment-id="{{ id }}">
+      {% else %}<span class="attachment-file" data-url="{{ base }}{{ f.path }}">{% endif %}
         <span role="button" title="{{ a.name }}" aria-label="{{ a.name }} file attachment">{{
           a.shown_label }}</span>
       </span>

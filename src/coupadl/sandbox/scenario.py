@@ -67,7 +67,12 @@ class Attachment:
         form: Markup form on the page.
         redirect: The file route answers 302 to a signed storage URL that serves the bytes.
         delay_s: The bytes trickle out over this many seconds (headers are sent at once).
-        fail_first: The first N requests of the file route answer 503.
+        fail_first: The first N requests of the file route answer `fail_status`.
+        fail_status: The status of those failing answers (503 by default; e.g. 500).
+        expire_session: The file route signs every session out before answering (so a session "expires"
+            between the page and its file) and sends the client to sign-in.
+        click_only: (`button_span` only) the page carries no file URL: its script builds it on click, so only
+            a click in the page can download the file.
         label: Visible label text (may be noise); defaults to `name`.
         id: Attachment id used in URLs; assigned in scenario order when None.
     """
@@ -81,6 +86,9 @@ class Attachment:
     fail_first: int = 0
     label: str | None = None
     id: int | None = None
+    fail_status: int = 503
+    expire_session: bool = False
+    click_only: bool = False
 
     def __post_init__(self) -> None:
         if not self.name or any(ord(ch) < 32 or ord(ch) == 127 for ch in self.name):
@@ -98,6 +106,10 @@ class Attachment:
             raise ValueError(f"attachment {self.name!r}: size, fail_first and delay_s must not be negative")
         if self.id is not None and self.id <= 0:
             raise ValueError(f"attachment id must be positive, got {self.id!r}")
+        if not 400 <= self.fail_status <= 599:
+            raise ValueError(f"fail_status must be an HTTP error status, got {self.fail_status!r}")
+        if self.click_only and self.form != "button_span":
+            raise ValueError(f"attachment {self.name!r}: click_only needs form button_span")
 
     @property
     def shown_label(self) -> str:
@@ -169,6 +181,8 @@ class Scenario:
         expire_after_views: A session is signed out after this many protected page views (None: never).
         sso_host: Host name of the same server the sign-in bounces through (e.g. "localhost"), like Entra
             or Okta on another host; None keeps the hop on the site's own host.
+        storage_host: Host name of the same server that signed storage URLs point at (e.g. "localhost"),
+            like S3 or Azure Blob on another host; None keeps them on the site's own host.
         cookie_max_age_s: Lifetime of the session cookie (also enforced by the server).
         session_only_cookie: Send the sign-in cookie without `Max-Age`/`Expires` (Rails' default): a browser
             session cookie, loaded at start only when the browser restores its last session. The server still
@@ -183,6 +197,7 @@ class Scenario:
     cookie_max_age_s: int = 14 * 24 * 3600
     session_only_cookie: bool = False
     seed: str = "coupadl-sandbox"
+    storage_host: str | None = None
 
     def __post_init__(self) -> None:
         _set(self, "pos", tuple(self.pos))

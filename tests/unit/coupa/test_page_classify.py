@@ -289,3 +289,20 @@ def test_page_with_only_a_requisition_link_is_content() -> None:
     page = classify_page(raw)
     assert page.kind is PageKind.CONTENT
     assert page.requisitions
+
+
+def test_buttons_whose_url_only_a_click_reveals_are_kept_as_click_only() -> None:
+    raw = raw_page(
+        items=[
+            item("about:click", kind="click_only", ref="0", aria="scan.pdf file attachment"),
+            item(FILE, kind="button", ref="1", title="example.eml"),
+            item("about:click", kind="click_only", ref="2", title="scan.pdf"),
+        ]
+    )
+    page = classify_page(raw, po_digits="15262984")
+    first, linked, second = page.attachments
+    assert (first.key, first.url, first.trigger) == (f"{PAGE}#click-only-1", "", Trigger.CLICK)
+    assert first.ref == "0"
+    assert first.name_hint == "scan.pdf"
+    assert (second.key, second.ref) == (f"{PAGE}#click-only-2", "2")  # same name, still two files
+    assert (linked.key, linked.url) == (FILE, FILE)

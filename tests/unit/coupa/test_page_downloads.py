@@ -17,6 +17,7 @@ from coupadl.coupa.downloads import (
     SAVE_BLOB_JS,
     TRIGGER_JS,
     AttachmentDownloader,
+    DownloadMode,
     DownloadSettings,
     disposition_filename,
 )
@@ -35,6 +36,7 @@ FAST = DownloadSettings(
     page_check_interval=0.1,
     backoff_initial=0.0,
     backoff_max=0.0,
+    mode=DownloadMode.BROWSER,  # these tests script the browser's own download path
 )
 
 Action = Callable[[Path], Any]

@@ -335,3 +335,57 @@ def test_every_demo_file_is_served_with_its_listed_bytes() -> None:
         assert hashlib.sha256(response.data).hexdigest() == served.sha256, served.name
         checked += 1
     assert checked == len(site_of(app).files()) - 1  # all but the one slow file
+
+
+# --- knobs of the files-over-HTTP tests -------------------------------------------------------------
+
+
+def _one(*attachments: Attachment, **site: object) -> Flask:
+    return create_app(Scenario(pos=[PurchaseOrder(PO, attachments=attachments)], **site))  # type: ignore[arg-type]
+
+
+def test_storage_host_puts_signed_urls_on_another_host_name() -> None:
+    app = _one(Attachment("big.zip", 100, redirect=True), storage_host="localhost")
+    client = app.test_client()
+    client.get("/sandbox/autologin?next=/user/home", base_url="http://127.0.0.1:5000")
+    attachment_id, content = _file(app, "big.zip")
+    response = client.get(f"/attachments/{attachment_id}/download", base_url="http://127.0.0.1:5000")
+    location = urlsplit(response.headers["Location"])
+    assert (location.scheme, location.hostname, location.port) == ("http", "localhost", 5000)
+    assert app.test_client().get(location.path).data == content
+
+
+def test_fail_status_chooses_the_error_then_the_file() -> None:
+    app = _one(Attachment("flaky.pdf", 100, fail_first=1, fail_status=500))
+    client = app.test_client()
+    client.get("/sandbox/autologin?next=/user/home")
+    attachment_id, content = _file(app, "flaky.pdf")
+    assert client.get(f"/attachments/{attachment_id}/download").status_code == 500
+    assert client.get(f"/attachments/{attachment_id}/download").data == content
+    with pytest.raises(ValueError, match="fail_status"):
+        Attachment("x.pdf", fail_status=200)
+
+
+def test_expire_session_signs_everyone_out_at_the_file() -> None:
+    app = _one(Attachment("quote.pdf", expire_session=True))
+    client = app.test_client()
+    client.get("/sandbox/autologin?next=/user/home")
+    assert client.get(f"/order_headers/{PO}").status_code == 200
+    attachment_id, _ = _file(app, "quote.pdf")
+    response = client.get(f"/attachments/{attachment_id}/download")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/sessions/new")
+    assert client.get(f"/order_headers/{PO}").status_code == 302  # the page now asks for sign-in too
+
+
+def test_click_only_attachment_has_no_file_url_in_the_page() -> None:
+    app = _one(Attachment("hidden.pdf", 100, click_only=True))
+    client = app.test_client()
+    client.get("/sandbox/autologin?next=/user/home")
+    attachment_id, content = _file(app, "hidden.pdf")
+    html = client.get(f"/order_headers/{PO}").get_data(as_text=True)
+    assert f'data-attachment-id="{attachment_id}"' in html
+    assert 'title="hidden.pdf"' in html
+    assert "/attachment_file/" not in html and f"/attachments/{attachment_id}/download" not in html
+    assert client.get(f"/attachments/{attachment_id}/download").data == content
+    with pytest.raises(ValueError, match="click_only"):
+        Attachment("x.pdf", form="anchor", click_only=True)

@@ -1,0 +1,488 @@
+"""Attachments over plain HTTP with the window's own session: its cookies for each URL, its User-Agent.
+
+One `fetch_file` call streams one file into the PO folder under a hidden temporary name
+(`.coupadl-<random>.part`), hashing while it writes, checks the length against `Content-Length`, and fsyncs;
+the caller then puts it in place (never overwriting) or removes it. Redirects are followed by hand, one hop at
+a time, so each hop gets the cookies the browser would send to *that* URL (SSO and storage hosts have their
+own); a hop to a sign-in page is session expiry.
+
+What can go wrong is said by the exception:
+
+- `HttpRefused`: this network or server will not let a plain client through (transport, TLS, proxy, 401/403/
+  407): the caller falls back to the in-page download.
+- `HttpTryFailed`: one try failed in a way another try may fix (5xx, 429, 404, a short body).
+- `SessionExpiredError`: a redirect to sign-in.
+
+Corporate networks: certificates are checked against the operating system's trust store (`truststore`, so
+TLS-inspecting proxies whose root the IT department installed are trusted as in the browser), and the
+system's proxy settings apply (`urllib.request.getproxies` / `proxy_bypass`: environment variables, the
+Windows registry, macOS network settings). HTTP client debug logging is forced off: it would print request
+headers (cookies).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import secrets
+import ssl
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlparse
+
+import httpx
+import truststore
+
+from coupadl.browser.signin import signin_redirect
+from coupadl.errors import SessionExpiredError
+from coupadl.log import get_logger
+
+__all__ = [
+    "MAX_REDIRECTS",
+    "TEMP_PREFIX",
+    "TEMP_SUFFIX",
+    "FetchLimits",
+    "FetchedFile",
+    "HttpClients",
+    "HttpHealth",
+    "HttpRefused",
+    "HttpTryFailed",
+    "disposition_filename",
+    "fetch_file",
+    "http_health",
+    "is_temp_name",
+    "quiet_http_logging",
+    "reset_shared_clients",
+    "shared_clients",
+    "sweep_temp_files",
+]
+
+TEMP_PREFIX = ".coupadl-"
+TEMP_SUFFIX = ".part"
+MAX_REDIRECTS = 10
+_CHUNK = 1024 * 1024
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_REFUSED = frozenset({401, 403, 407})
+_DISPOSITION_STAR = re.compile(r"filename\*\s*=\s*([\w!#$&+.^`|~-]+)'[^']*'([^;]+)", re.IGNORECASE)
+_DISPOSITION_PLAIN = re.compile(r'filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))', re.IGNORECASE)
+
+
+class HttpRefused(Exception):
+    """The HTTP path cannot serve this file here (network, TLS, proxy or authorisation): use the browser."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class HttpTryFailed(Exception):
+    """One HTTP try failed in a way another try may fix."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class FetchCancelled(Exception):
+    """Another file of the same PO ended the PO (session expired, disk full): this one stopped."""
+
+
+@dataclass(frozen=True)
+class FetchedFile:
+    """A completed download, still under its temporary name in the PO folder.
+
+    Attributes:
+        temp: The temporary file (hidden, in the PO folder).
+        name: The name the server gave (`Content-Disposition`, else the final URL's last segment).
+        size: Length in bytes.
+        sha256: Hex SHA-256 of the content.
+        final_url: The URL that served the bytes (after redirects).
+        content_type: The response's `Content-Type`.
+    """
+
+    temp: Path
+    name: str
+    size: int
+    sha256: str
+    final_url: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """Time limits of one try (seconds).
+
+    Attributes:
+        connect: Longest wait for a connection (and for the response's headers).
+        stall: Longest gap between two pieces of the body.
+        total: Longest time the whole try may take.
+    """
+
+    connect: float = 15.0
+    stall: float = 30.0
+    total: float = 120.0
+
+
+# --- names ------------------------------------------------------------------------------------------------
+
+
+def disposition_filename(header: str) -> str:
+    """The file name in a `Content-Disposition` header (RFC 2231 `filename*=` preferred), or ``""``."""
+    star = _DISPOSITION_STAR.search(header)
+    if star:
+        try:
+            return unquote(star.group(2).strip().strip('"'), encoding=star.group(1), errors="strict")
+        except (LookupError, UnicodeDecodeError):
+            pass
+    plain = _DISPOSITION_PLAIN.search(header)
+    if plain:
+        quoted, token = plain.group(1), plain.group(2)
+        return re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else token
+    return ""
+
+
+def _url_name(url: str) -> str:
+    return unquote(urlparse(url).path.rstrip("/").rsplit("/", 1)[-1])
+
+
+# --- temporary files --------------------------------------------------------------------------------------
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether `name` is one of this module's temporary download names."""
+    return name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)
+
+
+def sweep_temp_files(folder: Path) -> list[str]:
+    """Remove temporary downloads a killed worker left in a PO folder; returns the names removed.
+
+    Only the worker processing that PO writes into its folder, so whatever temporary file is there when it
+    starts is a leftover.
+    """
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for entry in entries:
+        if is_temp_name(entry.name) and entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(FileNotFoundError):
+                Path(entry.path).unlink()
+                removed.append(entry.name)
+    return removed
+
+
+# --- clients ------------------------------------------------------------------------------------------------
+
+
+def quiet_http_logging() -> None:
+    """Keep httpx's and httpcore's own logging at WARNING: their debug output carries request headers."""
+    for name in ("httpx", "httpcore", "hpack"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class _NoCookies(httpx.Cookies):
+    """A jar that never keeps a cookie: the browser is the only source of cookies."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class HttpClients:
+    """httpx clients of one worker process: the OS trust store, one client per system proxy (or none).
+
+    Args:
+        max_connections: Connections each client may hold open.
+        proxies: Scheme → proxy URL; None reads the system settings (`urllib.request.getproxies`).
+        bypass: Whether a host skips the proxy; None uses the system's rule (`urllib.request.proxy_bypass`).
+        transport: A transport to use instead of the network (tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 8,
+        proxies: dict[str, str] | None = None,
+        bypass: Callable[[str], bool] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        quiet_http_logging()
+        self._context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        self._proxies = dict(urllib.request.getproxies() if proxies is None else proxies)
+        self._bypass = bypass if bypass is not None else _system_bypass
+        self._limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        self._clients: dict[str | None, httpx.Client] = {}
+        self._transport = transport
+        self._lock = threading.Lock()
+
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy a request to `url` goes through, or None for a direct connection."""
+        parsed = urlparse(url)
+        host = parsed.hostname or ""
+        proxy = self._proxies.get(parsed.scheme) or self._proxies.get("all")
+        if not proxy or self._bypass(host):
+            return None
+        return proxy if "://" in proxy else f"http://{proxy}"
+
+    def for_url(self, url: str) -> httpx.Client:
+        """The client for `url` (made on first use, then kept for its connections)."""
+        proxy = self.proxy_for(url)
+        with self._lock:
+            client = self._clients.get(proxy)
+            if client is None:
+                client = httpx.Client(
+                    verify=self._context,
+                    proxy=proxy,
+                    trust_env=False,  # proxies are decided here, per URL, from the system settings
+                    follow_redirects=False,
+                    cookies=_NoCookies(),
+                    limits=self._limits,
+                    transport=self._transport,
+                )
+                self._clients[proxy] = client
+            return client
+
+    def close(self) -> None:
+        """Close every client's connections."""
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
+
+
+def _system_bypass(host: str) -> bool:
+    try:
+        return bool(urllib.request.proxy_bypass(host))
+    except OSError:  # registry or system settings unreadable
+        return False
+
+
+_shared: HttpClients | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_clients() -> HttpClients:
+    """This process's clients (made on first use; a worker keeps its connections from PO to PO)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = HttpClients()
+        return _shared
+
+
+def reset_shared_clients() -> None:
+    """Forget this process's clients (after the system proxy settings changed; tests)."""
+    global _shared
+    with _shared_lock:
+        old, _shared = _shared, None
+    if old is not None:
+        old.close()
+
+
+class HttpHealth:
+    """Whether the HTTP path still serves in this process: after `limit` refusals in a row it is turned off
+    for the rest of the worker's run, with one warning.
+
+    Args:
+        limit: Refusals in a row (no success between) that turn the HTTP path off.
+    """
+
+    def __init__(self, limit: int = 3) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._in_a_row = 0
+        self._off_reason = ""
+
+    @property
+    def usable(self) -> bool:
+        """False once the HTTP path was turned off."""
+        return not self._off_reason
+
+    def succeeded(self) -> None:
+        """A file came over HTTP: the count starts again."""
+        with self._lock:
+            self._in_a_row = 0
+
+    def refused(self, reason: str) -> None:
+        """The HTTP path was refused once; the `limit`-th time in a row turns it off (one warning)."""
+        with self._lock:
+            self._in_a_row += 1
+            if self._off_reason or self._in_a_row < self.limit:
+                return
+            self._off_reason = reason
+        get_logger().warning(
+            "http.disabled",
+            reason=reason,
+            refusals=self.limit,
+            detail="files go through the browser for the rest of this window's run",
+        )
+
+    def reset(self) -> None:
+        """Back to usable (tests)."""
+        with self._lock:
+            self._in_a_row = 0
+            self._off_reason = ""
+
+
+_health = HttpHealth()
+
+
+def http_health() -> HttpHealth:
+    """This process's `HttpHealth`."""
+    return _health
+
+
+# --- one file -----------------------------------------------------------------------------------------------
+
+
+def fetch_file(
+    clients: HttpClients,
+    url: str,
+    folder: Path,
+    *,
+    page_url: str,
+    cookie_header: Callable[[str], str],
+    user_agent: str,
+    limits: FetchLimits,
+    cancel: threading.Event | None = None,
+) -> FetchedFile:
+    """Stream the file at `url` into `folder` under a temporary name (one try).
+
+    Args:
+        clients: The process's HTTP clients.
+        url: The file URL found on the page.
+        folder: The PO folder (must exist).
+        page_url: The page that lists the file (its host is the tenant; it is also the `Referer`).
+        cookie_header: URL → the `Cookie` header the window would send there (asked again for each hop).
+        user_agent: The window's User-Agent.
+        limits: Time limits of this try.
+        cancel: Set when the PO ends early; the transfer stops at the next piece.
+
+    Returns:
+        The completed temporary file (the caller places or removes it).
+
+    Raises:
+        HttpRefused: Transport, TLS or proxy failure, or 401/403/407.
+        HttpTryFailed: Another try may help (5xx, 429, other 4xx, a short body, too slow).
+        SessionExpiredError: A redirect to sign-in or to the identity provider.
+        FetchCancelled: `cancel` was set.
+        OSError: Writing the file failed (disk full...).
+    """
+    started = time.monotonic()
+    timeout = httpx.Timeout(
+        connect=limits.connect, read=limits.stall, write=limits.stall, pool=limits.connect
+    )
+    tenant = urlparse(page_url).hostname
+    current = url
+    for _hop in range(MAX_REDIRECTS + 1):
+        _check_cancel(cancel)
+        headers = {"User-Agent": user_agent, "Accept": "*/*"}
+        cookies = cookie_header(current)
+        if cookies:
+            headers["Cookie"] = cookies
+        if urlparse(current).hostname == tenant:
+            headers["Referer"] = page_url
+        client = clients.for_url(current)
+        try:
+            response = client.send(
+                client.build_request("GET", current, headers=headers, timeout=timeout), stream=True
+            )
+        except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:  # connected: the server itself is slow
+            raise HttpTryFailed(f"no answer from {_host(current)} in time ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:  # connect, TLS, proxy: this network may let only the browser in
+            raise HttpRefused(f"{type(exc).__name__} reaching {_host(current)}: {_first_line(exc)}") from None
+        try:
+            status = response.status_code
+            if status in _REDIRECTS and response.headers.get("location"):
+                target = urljoin(current, response.headers["location"])
+                _check_signin(page_url, url, target)
+                current = target
+                continue
+            if status in _REFUSED:
+                raise HttpRefused(f"{_host(current)} answered HTTP {status}")
+            if not 200 <= status < 300:
+                raise HttpTryFailed(f"the server answered HTTP {status}")
+            return _stream(response, folder, current, limits, started, cancel)
+        finally:
+            response.close()
+    raise HttpTryFailed(f"more than {MAX_REDIRECTS} redirects from {_host(url)}")
+
+
+def _stream(
+    response: httpx.Response,
+    folder: Path,
+    final_url: str,
+    limits: FetchLimits,
+    started: float,
+    cancel: threading.Event | None,
+) -> FetchedFile:
+    name = disposition_filename(response.headers.get("content-disposition", "")) or _url_name(final_url)
+    expected = response.headers.get("content-length")
+    temp = folder / f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
+    digest = hashlib.sha256()
+    size = 0
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(temp, flags, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                for chunk in response.iter_bytes(_CHUNK):
+                    _check_cancel(cancel)
+                    out.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+                    if time.monotonic() - started > limits.total:
+                        raise HttpTryFailed(f"the download did not finish within {limits.total:g} s")
+            except httpx.TimeoutException:
+                raise HttpTryFailed(f"the download stopped for {limits.stall:g} s") from None
+            except httpx.TransportError as exc:
+                raise HttpTryFailed(f"the transfer broke off ({type(exc).__name__})") from None
+            out.flush()
+            os.fsync(out.fileno())
+        # Content-Length counts the bytes as sent: before a Content-Encoding (gzip...) is undone.
+        encoded = response.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
+        received = response.num_bytes_downloaded if encoded else size
+        if expected is not None and expected.isdigit() and int(expected) != received:
+            raise HttpTryFailed(f"received {received} bytes, the server announced {expected}")
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return FetchedFile(
+        temp=temp,
+        name=name,
+        size=size,
+        sha256=digest.hexdigest(),
+        final_url=final_url,
+        content_type=response.headers.get("content-type", ""),
+    )
+
+
+def _check_signin(page_url: str, file_url: str, target: str) -> None:
+    """A redirect hop to the tenant's sign-in page or to an identity provider is session expiry; other hosts
+    (signed storage URLs) are not."""
+    where = signin_redirect(page_url, target) or signin_redirect(file_url, target)
+    if where and where.startswith(("identity provider", "sign-in page")):
+        raise SessionExpiredError(f"the file route sent the client to {where}", redirected_to=target)
+
+
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise FetchCancelled("stopped: the PO ended")
+
+
+def _host(url: str) -> str:
+    return urlparse(url).netloc or url
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
