@@ -27,6 +27,7 @@ from typing import Any
 from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.processes import TrackedProcess, end_trees
 from coupadl.browser.window import WindowReport
+from coupadl.errors import DriverError
 from coupadl.log import get_logger
 from coupadl.pool.events import PoolEvent
 from coupadl.pool.memory import judge_memory, measure_workers, total_memory
@@ -154,6 +155,7 @@ class PersistentWorkerPool:
         self._last_memory_check = 0.0
         self._start_deadline = float("inf")
         self._any_verified = False
+        self.driver_fault = ""  # a window's reason when the driver cannot drive this browser
         self.outcomes: dict[str, TaskOutcome] = {}
         self.log = get_logger("coupadl.pool")
 
@@ -195,9 +197,16 @@ class PersistentWorkerPool:
             self._reap_dead()
         if wait:
             self._expire_start(force=True)
+            self._raise_driver_fault()
             if self.state is PoolState.INITIALIZING and not self._stop_requested:
                 self._set_state(PoolState.READY)
         return self.reports()
+
+    def _raise_driver_fault(self) -> None:
+        """No window verified and one said the driver cannot drive the browser: that is a set-up error
+        (exit 2, fix with `coupadl driver`), not a session problem."""
+        if self.driver_fault and not self._any_verified and not self.usable_workers():
+            raise DriverError(self.driver_fault)
 
     @property
     def any_verified(self) -> bool:
@@ -266,6 +275,7 @@ class PersistentWorkerPool:
                 break
             if not self.usable_workers():
                 self.log.warning("no worker left; remaining tasks stay pending", pending=len(self._queue))
+                self._raise_driver_fault()
                 break
             self._dispatch()
         return self.outcomes
@@ -320,6 +330,8 @@ class PersistentWorkerPool:
         elif isinstance(msg, WorkerUnverified):
             worker.report = msg.report
             worker.stop_reason = msg.reason
+            if msg.driver_fault:
+                self.driver_fault = self.driver_fault or msg.reason
             self._emit("worker_unverified", worker.worker_id, report=msg.report, reason=msg.reason)
         elif isinstance(msg, TaskStarted):
             self._emit("task_started", worker.worker_id, task_id=msg.task_id)
