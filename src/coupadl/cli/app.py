@@ -187,6 +187,13 @@ def _remember_base_url(settings: Settings, save: bool) -> None:
 @click.option("--visible", is_flag=True, help="show the windows")
 def demo(out: Path, workers: int, visible: bool) -> None:
     """The whole job end to end against the bundled Coupa-like site, with a freshly signed-in profile."""
+    from coupadl.cli.extras import require_demo_extra
+
+    try:
+        require_demo_extra()
+    except SetupError as exc:
+        _fail(str(exc))
+        return
     from coupadl.cli.demo import run_demo
 
     try:
