@@ -260,17 +260,15 @@ def doctor(**flags: Any) -> None:
 def config_command(**flags: Any) -> None:
     """Print the settings in effect and where each came from (flag, environment variable, config file
     key, per-user config file or default)."""
-    from coupadl.cli.config_view import config_table, files_lines, load_for_display
+    from coupadl.cli.config_view import config_lines, files_lines, load_for_display
 
     try:
         loaded = load_for_display(flags)
     except SetupError as exc:
         _fail(str(exc))
         return
-    console = make_console()
-    for line in files_lines(loaded):
-        console.print(line, highlight=False, markup=False)
-    console.print(config_table(loaded))
+    for line in [*files_lines(loaded), "", *config_lines(loaded)]:
+        click.echo(line)
 
 
 def main() -> None:

@@ -6,12 +6,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
 from coupadl.config_file import save_setting, user_config_file
 from coupadl.settings import LoadedConfig, Settings, Source, load_config
 
-__all__ = ["config_table", "save_base_url", "should_offer_to_save"]
+__all__ = ["config_lines", "files_lines", "load_for_display", "save_base_url", "should_offer_to_save"]
 
 
 def _shown(value: Any) -> str:
@@ -22,16 +20,17 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def config_table(loaded: LoadedConfig) -> Table:
-    """One row per setting: key, value in effect, and its source (flag, variable, file key or default)."""
-    table = Table(title="settings in effect", title_justify="left")
-    for column in ("key", "value", "from"):
-        table.add_column(column)
+def config_lines(loaded: LoadedConfig) -> list[str]:
+    """One line per setting: `key = value  (source)`, the source being the flag, the variable, the file key
+    or `default`. Plain lines (no table) so that long paths never wrap and scripts can read them."""
     values = loaded.settings.model_dump()
-    for key in Settings.model_fields:
-        origin = loaded.provenance.origin(key)
-        table.add_row(key, _shown(values[key]), origin.name)
-    return table
+    width = max(len(k) for k in Settings.model_fields)
+    shown = {k: _shown(values[k]) for k in Settings.model_fields}
+    value_width = min(40, max(len(v) for v in shown.values()))
+    return [
+        f"{key:<{width}} = {shown[key]:<{value_width}}  ({loaded.provenance.origin(key).name})"
+        for key in Settings.model_fields
+    ]
 
 
 def files_lines(loaded: LoadedConfig, user_file: Path | None = None) -> list[str]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from coupadl.browser.discovery import DriverOrigin, find_browser, find_driver
 from coupadl.browser.versions import Version, browser_version, probe_version
 from coupadl.errors import CoupadlError
@@ -41,12 +43,21 @@ def format_check(check: Check) -> str:
     return line if check.ok or not check.fix else f"{line} → {check.fix}"
 
 
+def _flags_only(flags: Mapping[str, Any]) -> Settings:
+    """The settings of the flags alone (defaults for the rest), for checking on despite a bad config."""
+    given = {k: v for k, v in flags.items() if v is not None and k != "config"}
+    try:
+        return Settings(**given)
+    except ValidationError:
+        return Settings()
+
+
 def _config(flags: Mapping[str, Any]) -> tuple[Settings, Check]:
     try:
         loaded: LoadedConfig = load_config(flags)
     except CoupadlError as exc:
-        return Settings(), Check(
-            "config", False, str(exc), "correct it; the other checks below use the defaults"
+        return _flags_only(flags), Check(
+            "config", False, str(exc), "correct it; the checks below use only the flags given"
         )
     files = ", ".join(str(p) for p in loaded.provenance.files) or "no config file"
     return loaded.settings, Check("config", True, f"valid ({files}; `coupadl config` shows every value)")

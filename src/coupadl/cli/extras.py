@@ -13,6 +13,6 @@ def require_demo_extra() -> None:
     """Raise a one-line `SetupError` when the demo's local site cannot run (Flask, the `demo` extra)."""
     if importlib.util.find_spec("flask") is None:
         raise SetupError(
-            "the demo's local Coupa-like site needs the `demo` extra: pip install \"coupadl[demo]\" "
-            "(pipx: pipx install \"coupadl[demo]\" or pipx inject coupadl flask)"
+            'the demo\'s local Coupa-like site needs the `demo` extra: pip install "coupadl[demo]" '
+            '(pipx: pipx install "coupadl[demo]" or pipx inject coupadl flask)'
         )
