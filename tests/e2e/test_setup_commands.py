@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from e2e_helpers import run_cli
 from tests.e2e.conftest import Workspace
-from tests.unit.browser.test_driver_resolution import fake_driver
 
 from coupadl.browser.versions import probe_version
 from coupadl.sandbox import SandboxServer, Scenario
+from support.drivers import fake_driver
 
 NO_NETWORK = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
 

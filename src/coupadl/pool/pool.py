@@ -185,7 +185,8 @@ class PersistentWorkerPool:
         """Spawn every worker. With `wait`, return once each window is verified or given up (`check`);
         without, return at once and let `run` hand out tasks to each window as soon as it is verified.
 
-        Returns the reports known so far.
+        Returns the reports known so far. Raises `DriverError` (with `wait`) when no window could start
+        because the driver cannot drive this browser.
         """
         self._start_deadline = time.monotonic() + self.config.start_timeout
         for worker in self.workers.values():
@@ -250,7 +251,11 @@ class PersistentWorkerPool:
     # --- the run ----------------------------------------------------------------------------------
 
     def run(self, tasks: Iterable[Task]) -> dict[str, TaskOutcome]:
-        """Process `tasks` until done, stopped, or no worker is left. Unfinished tasks have no outcome."""
+        """Process `tasks` until done, stopped, or no worker is left. Unfinished tasks have no outcome.
+
+        Raises `DriverError` when every window failed because the driver cannot drive this browser (before
+        any task was given out: no window ever started).
+        """
         self._queue.extend(tasks)
         drain_deadline: float | None = None
         while True:

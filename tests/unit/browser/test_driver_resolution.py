@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,8 @@ from coupadl.browser.drivers import cached_drivers, find_cached_driver
 from coupadl.browser.versions import probe_version
 from coupadl.errors import BrowserNotFoundError, DriverError, DriverMismatchError, DriverStartError
 from coupadl.settings import BrowserKind
+from support.drivers import CHROMEDRIVER, CHROMIUM, fake_driver
 
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
 needs_chromium = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian chromium not installed")
 
 
@@ -28,15 +26,6 @@ needs_chromium = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Deb
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.setenv(name, "http://127.0.0.1:9")
-
-
-def fake_driver(path: Path, version: str | None, *, starts: bool = False) -> Path:
-    """A script that answers `--version` like chromedriver (or prints nothing) and otherwise exits."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    answer = f'echo "ChromeDriver {version} (fake)"' if version else "true"
-    path.write_text(f'#!/bin/sh\nif [ "$1" = "--version" ]; then {answer}; exit 0; fi\nexit 3\n')
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return path
 
 
 def _browser_major() -> int:

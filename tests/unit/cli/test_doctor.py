@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.unit.browser.test_driver_resolution import CHROMEDRIVER, CHROMIUM, fake_driver
 from tests.unit.profiles.profile_factory import build_profile
 
 from coupadl.browser.versions import probe_version
 from coupadl.cli.doctor import diagnose, format_check
+from support.drivers import CHROMEDRIVER, CHROMIUM, fake_driver
 
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian chromium not installed")
 
