@@ -14,5 +14,5 @@ def require_demo_extra() -> None:
     if importlib.util.find_spec("flask") is None:
         raise SetupError(
             'the demo\'s local Coupa-like site needs the `demo` extra: pip install "coupadl[demo]" '
-            '(pipx: pipx install "coupadl[demo]" or pipx inject coupadl flask)'
+            "(installed with pipx: pipx inject coupadl flask; with uv: uv tool install --with flask WHEEL)"
         )
