@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything coupadl needs on a Debian machine: Debian's Chromium and ChromeDriver (and Xvfb for
-# visible-mode tests), a virtual environment in .venv, and the package with its dev extras.
+# visible-mode tests), a virtual environment in .venv, and the package with its dev and demo extras.
 # Idempotent and quiet when there is nothing to do. Nothing here or later downloads a browser or a driver
 # from anywhere but Debian's own packages.
 set -euo pipefail
@@ -39,8 +39,8 @@ fi
 # Reinstall only when the project metadata changed since the last successful install.
 stamp="$venv/.coupadl-installed"
 if [ ! -f "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
-    say "installing coupadl and its dev extras into $venv"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$here[dev]" \
+    say "installing coupadl and its dev and demo extras into $venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$here[dev,demo]" \
         || die "pip install failed"
     touch "$stamp"
 fi

@@ -6,7 +6,10 @@ CoupadlError                        root: catch this to catch everything of ours
 │   ├── ConfigError                 a bad flag, environment variable or config key
 │   ├── InputError                  the PO list cannot be read
 │   ├── BrowserNotFoundError        no browser or driver executable
-│   ├── DriverMismatchError         driver and browser major versions differ
+│   ├── DriverError                 the driver cannot drive this browser
+│   │   ├── DriverMismatchError     driver and browser major versions differ
+│   │   ├── DriverStartError        the driver itself does not start (not executable, quarantined ...)
+│   │   └── DriverDownloadError     `coupadl driver` could not get the driver
 │   └── ProfileError                the base profile cannot be used
 │       ├── ProfileMissingException
 │       ├── ProfileLockedException
@@ -47,7 +50,10 @@ __all__ = [
     "ConfigError",
     "CoupadlError",
     "DefaultProfileRefusedError",
+    "DriverDownloadError",
+    "DriverError",
     "DriverMismatchError",
+    "DriverStartError",
     "FileVerificationException",
     "InputError",
     "InsufficientSpaceException",
@@ -93,8 +99,20 @@ class BrowserNotFoundError(SetupError):
     """No browser or driver executable was found or given."""
 
 
-class DriverMismatchError(SetupError):
+class DriverError(SetupError):
+    """The driver cannot drive this browser; `coupadl driver` (or --driver PATH) is the fix, not a sign-in."""
+
+
+class DriverMismatchError(DriverError):
     """The driver's major version differs from the browser's."""
+
+
+class DriverStartError(DriverError):
+    """The driver executable itself does not start or answer (not executable, blocked, wrong platform)."""
+
+
+class DriverDownloadError(DriverError):
+    """Selenium Manager could not put the matching driver into coupadl's cache."""
 
 
 class ProfileError(SetupError):

@@ -1,24 +1,39 @@
 """Run settings: built once at the edge (the CLI) and passed down, never read from the environment deeper in.
 
-Precedence, highest first: command-line flag > `COUPADL_*` environment variable > TOML config file > default.
+Precedence, highest first: command-line flag > `COUPADL_*` environment variable > the TOML file given with
+`--config` (or `COUPADL_CONFIG`) > the per-user config file (`user_config_file()`) > default.
+`load_config` returns the settings together with their `Provenance`: where every value came from, so that
+errors name the real source (the flag, the variable or the file key) and `coupadl config` can show it.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
-import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic.fields import FieldInfo
+from pydantic import Field, PrivateAttr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from coupadl.config_file import read_config_file, user_config_file
 from coupadl.errors import ConfigError
 
-__all__ = ["BrowserKind", "ProfilePolicy", "Settings", "load_settings"]
+__all__ = [
+    "BrowserKind",
+    "Origin",
+    "ProfilePolicy",
+    "Provenance",
+    "Settings",
+    "Source",
+    "load_config",
+    "load_settings",
+    "user_config_file",
+]
 
 MIN_WORKERS = 1
 MAX_WORKERS = 8
@@ -43,6 +58,7 @@ class Settings(BaseSettings):
     """Everything a run needs, validated. Field names are the config-file keys."""
 
     model_config = SettingsConfigDict(env_prefix="COUPADL_", extra="forbid", frozen=True)
+    _provenance: Provenance | None = PrivateAttr(default=None)  # set by `load_config`
 
     base_url: str | None = None
     out: Path = Path("coupadl-output")
@@ -111,8 +127,14 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Flags (init) > environment > config file; no dotenv or secrets files."""
-        return (init_settings, env_settings, _ConfigFileSource(settings_cls))
+        """Only the values given: `load_config` gathers flags, environment and files itself, so that it
+        knows where every value came from (see `Provenance`)."""
+        return (init_settings,)
+
+    @property
+    def provenance(self) -> Provenance:
+        """Where each value came from; all defaults when built directly rather than by `load_config`."""
+        return self._provenance if self._provenance is not None else Provenance({}, ())
 
     @property
     def auth_check_url(self) -> str:
@@ -120,67 +142,166 @@ class Settings(BaseSettings):
         return f"{self.require_base_url()}{self.auth_check_path}"
 
     def require_base_url(self) -> str:
-        """The base URL, or a `ConfigError` naming the three ways to give it."""
+        """The base URL, or a `ConfigError` naming the ways to give it."""
         if not self.base_url:
             raise ConfigError(
-                "no Coupa address: give --base-url URL (or COUPADL_BASE_URL, or base_url in --config)"
+                "no Coupa address: give --base-url URL (or COUPADL_BASE_URL, or base_url in the config file; "
+                "`coupadl login --base-url URL --save-base-url` remembers it)"
             )
         return self.base_url
 
 
-# The config file's values for the instance being built; set by `load_settings` only.
-_config_file_values: dict[str, Any] = {}
+class Source(StrEnum):
+    """Where a setting's value came from, highest precedence first."""
+
+    FLAG = "flag"
+    ENVIRONMENT = "environment"
+    CONFIG_FILE = "config file"  # --config FILE / COUPADL_CONFIG
+    USER_FILE = "user config file"  # the per-user config.toml
+    DEFAULT = "default"
 
 
-class _ConfigFileSource(PydanticBaseSettingsSource):
-    """Lowest-priority source: the TOML file named by --config / COUPADL_CONFIG."""
+@dataclass(frozen=True)
+class Origin:
+    """One value's source and how the operator spells it there (`--workers`, `COUPADL_WORKERS`,
+    `workers in /home/op/.config/coupadl/config.toml`, `default`)."""
 
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return _config_file_values.get(field_name), field_name, False
+    source: Source
+    name: str
+    file: Path | None = None
 
-    def __call__(self) -> dict[str, Any]:
-        return dict(_config_file_values)
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where every setting came from (fields absent from `origins` are defaults), and the files read."""
+
+    origins: Mapping[str, Origin]
+    files: tuple[Path, ...]
+
+    def origin(self, field: str) -> Origin:
+        """The origin of `field` (a default when nothing set it)."""
+        return self.origins.get(field, Origin(Source.DEFAULT, "default"))
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """The result of loading: validated settings and where each value came from."""
+
+    settings: Settings
+    provenance: Provenance
 
 
 _FLAG_NAMES = {"headless": "--headless/--visible"}
 
 
-def _flag(field_name: str) -> str:
+def flag_name(field_name: str) -> str:
+    """How a setting is spelt on the command line."""
     return _FLAG_NAMES.get(field_name, "--" + field_name.replace("_", "-"))
 
 
-def _read_config_file(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
-    data = data.get("coupadl", data) if isinstance(data.get("coupadl"), dict) else data
-    unknown = sorted(set(data) - set(Settings.model_fields) - {"config"})
-    if unknown:
-        known = ", ".join(sorted(Settings.model_fields))
-        raise ConfigError(f"config file {path}: unknown key {unknown[0]!r} (known keys: {known})")
-    return {k: v for k, v in data.items() if k != "config"}
+def env_name(field_name: str) -> str:
+    """The `COUPADL_*` environment variable of a setting."""
+    return "COUPADL_" + field_name.upper()
 
 
-def load_settings(flags: dict[str, Any]) -> Settings:
-    """Build `Settings` from the flags actually given (None values are ignored), the environment and the
-    config file. Raises `ConfigError` with one line naming the offending flag and value.
+def _spelt(name: str, value: Any, origins: Mapping[str, Origin]) -> str:
+    """A bad value as the operator wrote it, where they wrote it."""
+    where = origins.get(name, Origin(Source.DEFAULT, name))
+    if where.source is Source.FLAG:
+        return f"{where.name} {value!r}"
+    if where.source is Source.ENVIRONMENT:
+        return f"{where.name}={value!r}"
+    if where.file is not None:
+        return f"{name} = {value!r} in {where.file}"
+    return f"{name} {value!r}"
+
+
+def _file_origin(source: Source, path: Path, key: str) -> Origin:
+    return Origin(source, f"{key} in {path}", path)
+
+
+def _from_environment(env: Mapping[str, str]) -> dict[str, tuple[Any, Origin]]:
+    upper = {k.upper(): v for k, v in env.items()}
+    found: dict[str, tuple[Any, Origin]] = {}
+    for field in Settings.model_fields:
+        name = env_name(field)
+        if field != "config" and name in upper:
+            found[field] = (upper[name], Origin(Source.ENVIRONMENT, name))
+    return found
+
+
+def _from_file(path: Path, source: Source) -> dict[str, tuple[Any, Origin]]:
+    data = read_config_file(path)
+    known = [f for f in Settings.model_fields if f != "config"]
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(sorted(known))})"
+            raise ConfigError(f"unknown key {key!r} in {path}{hint}")
+    return {k: (v, _file_origin(source, path, k)) for k, v in data.items()}
+
+
+def load_config(
+    flags: Mapping[str, Any],
+    *,
+    env: Mapping[str, str] | None = None,
+    user_file: Path | None = None,
+) -> LoadedConfig:
+    """Build `Settings` from the flags actually given (None values are ignored), the `COUPADL_*`
+    environment, the `--config` file and the per-user file, remembering where each value came from.
+
+    Args:
+        flags: command-line values by field name; None means "not given".
+        env: the environment to read (the process environment when None).
+        user_file: the per-user config file (`user_config_file()` when None; read only if it exists).
+
+    Raises:
+        ConfigError: one line naming the real source of a bad value (`--workers`, `COUPADL_WORKERS`,
+            `workers in FILE`), an unknown file key with a "did you mean", or an unreadable file.
     """
-    global _config_file_values
+    env = os.environ if env is None else env
+    user_file = user_config_file() if user_file is None else user_file
+    layers: list[dict[str, tuple[Any, Origin]]] = []  # lowest precedence first
+    files: list[Path] = []
+    if user_file.is_file():
+        layers.append(_from_file(user_file, Source.USER_FILE))
+        files.append(user_file)
     given = {k: v for k, v in flags.items() if v is not None}
-    config_path = given.get("config") or os.environ.get("COUPADL_CONFIG")
-    _config_file_values = _read_config_file(Path(config_path)) if config_path else {}
+    config_value = given.get("config")
+    config_origin = Origin(Source.FLAG, "--config")
+    if config_value is None and env.get("COUPADL_CONFIG"):
+        config_value, config_origin = env["COUPADL_CONFIG"], Origin(Source.ENVIRONMENT, "COUPADL_CONFIG")
+    if config_value is not None:
+        config_path = Path(config_value).expanduser()
+        if not config_path.is_file():
+            raise ConfigError(f"{config_origin}: config file not found: {config_path}")
+        layers.append(_from_file(config_path, Source.CONFIG_FILE))
+        files.append(config_path)
+    layers.append(_from_environment(env))
+    layers.append({k: (v, Origin(Source.FLAG, flag_name(k))) for k, v in given.items() if k != "config"})
+    merged: dict[str, tuple[Any, Origin]] = {}
+    for layer in layers:
+        merged.update(layer)
+    if config_value is not None:
+        merged["config"] = (Path(config_value), config_origin)
+    origins = {k: origin for k, (_, origin) in merged.items()}
     try:
-        return Settings(**given)
+        settings = Settings(**{k: value for k, (value, _) in merged.items()})
     except ValidationError as exc:
         err = exc.errors()[0]
         name = str(err["loc"][0]) if err["loc"] else "settings"
         if err["type"] == "extra_forbidden":
             raise ConfigError(f"unknown setting {name!r}") from None
         message = str(err["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"invalid {_flag(name)} {err.get('input')!r}: {message}") from None
-    finally:
-        _config_file_values = {}
+        raise ConfigError(f"invalid {_spelt(name, err.get('input'), origins)}: {message}") from None
+    provenance = Provenance(origins, tuple(files))
+    settings._provenance = provenance
+    return LoadedConfig(settings, provenance)
+
+
+def load_settings(flags: Mapping[str, Any]) -> Settings:
+    """`load_config(flags).settings`: the validated settings (their `provenance` attached)."""
+    return load_config(flags).settings

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,12 @@ def build_options(config: LaunchConfig, user_data_dir: Path, profile_name: str) 
         "excludeSwitches", ["password-store", "use-mock-keychain", "enable-automation"]
     )
     options.page_load_strategy = "normal"
+    # The driver always listens on this machine: a system proxy (HTTP_PROXY set, localhost not in NO_PROXY)
+    # must never carry Selenium's commands to it, or no window starts behind a corporate proxy.
+    # Selenium 4.x deprecates this switch in favour of a ClientConfig that Chrome()/Edge() do not accept yet.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        options.ignore_local_proxy_environment_variables()
     return options
 
 

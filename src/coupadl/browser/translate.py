@@ -20,6 +20,7 @@ from coupadl.errors import (
     CoupadlError,
     DefaultProfileRefusedError,
     DriverMismatchError,
+    DriverStartError,
     OperationTimeoutError,
     RetryableTaskError,
 )
@@ -29,6 +30,13 @@ __all__ = ["SeleniumError", "translate", "translate_start_error"]
 
 # Catch this at call sites inside the browser package, then hand it to `translate`.
 SeleniumError = WebDriverException
+
+# The driver process itself did not come up (Selenium's service start): a driver problem, never a sign-in.
+_DRIVER_DID_NOT_START = re.compile(
+    r"Service .* unexpectedly exited|Can not connect to the Service|executable may have wrong permissions|"
+    r"executable needs to be in PATH|Service path cannot be None",
+    re.IGNORECASE,
+)
 
 _DEAD_SESSION = re.compile(
     r"invalid session id|session deleted|disconnected|not connected to devtools|chrome not reachable|"
@@ -52,7 +60,12 @@ def translate_start_error(exc: BaseException, user_data_dir: Path) -> CoupadlErr
     if version:
         return DriverMismatchError(
             f"the driver supports browser version {version.group(1)} but the browser is {version.group(2)}: "
-            f"install the matching driver and give --driver PATH"
+            "run `coupadl driver` to fetch the matching one, or give --driver PATH"
+        )
+    if _DRIVER_DID_NOT_START.search(text):
+        return DriverStartError(
+            f"the driver did not start ({_first_line(exc)}): run `coupadl driver`, or give --driver PATH "
+            "(on macOS a downloaded driver may need `xattr -d com.apple.quarantine DRIVER`)"
         )
     # Chromium refuses remote control on its own default dir with this message, but any crash at start
     # (no display, a too-long socket path) says the same: only the default dir makes it a refusal.

@@ -26,6 +26,7 @@ from coupadl.errors import (
     BrowserStartError,
     CoupadlError,
     DefaultProfileRefusedError,
+    DriverError,
     ProfileOperationError,
 )
 from coupadl.log import get_logger
@@ -288,7 +289,8 @@ class VerifiedWindow:
     def open(self) -> bool:
         """Start and verify the window, remediating as planned. True when verified; see `report` either way.
 
-        Raises `DefaultProfileRefusedError` at once (no remediation can help; the operator must act).
+        Raises `DefaultProfileRefusedError` or a `DriverError` at once (no remediation can help; the operator
+        must act: another profile, or `coupadl driver`).
         """
         started = time.monotonic()
         file_result = self._file_result()
@@ -310,7 +312,7 @@ class VerifiedWindow:
                 )
             self._start()
             ok = self._verify(file_result).is_success()
-        except DefaultProfileRefusedError:
+        except (DefaultProfileRefusedError, DriverError):
             self._stop()
             raise
         except (BrowserStartError, BrowserCrashedError, ProfileOperationError) as exc:
@@ -347,7 +349,7 @@ class VerifiedWindow:
             step_started = time.monotonic()
             try:
                 ok, file_result, detail = self._run_step(action, file_result)
-            except DefaultProfileRefusedError:
+            except (DefaultProfileRefusedError, DriverError):
                 self._stop()
                 raise
             except CoupadlError as exc:

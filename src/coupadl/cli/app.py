@@ -135,7 +135,12 @@ def check(**flags: Any) -> None:
 @click.option("--driver", type=click.Path(path_type=Path))
 @click.option("--config", type=click.Path(path_type=Path))
 @click.option("--timeout", type=float, default=900.0, show_default=True, help="seconds to wait for sign-in")
-def login(timeout: float, **flags: Any) -> None:
+@click.option(
+    "--save-base-url",
+    is_flag=True,
+    help="remember --base-url in your per-user config file, so later commands need no --base-url",
+)
+def login(timeout: float, save_base_url: bool, **flags: Any) -> None:
     """Open a visible window on the base profile so you can sign in (SSO), then save the sign-in."""
     from coupadl.cli.login import sign_in_interactively
 
@@ -146,7 +151,28 @@ def login(timeout: float, **flags: Any) -> None:
         _fail(str(exc))
         return
     click.echo(outcome.message)
+    if outcome.signed_in:
+        _remember_base_url(settings, save_base_url)
     sys.exit(int(ExitCode.OK if outcome.signed_in else ExitCode.NO_WINDOW))
+
+
+def _remember_base_url(settings: Settings, save: bool) -> None:
+    """After a sign-in: write the base URL to the per-user config file when asked (`--save-base-url`), or
+    offer it when a person is at the terminal and the address was typed rather than configured."""
+    from coupadl.cli.config_view import save_base_url, should_offer_to_save
+    from coupadl.config_file import user_config_file
+
+    if settings.base_url is None or not (save or should_offer_to_save(settings)):
+        return
+    if not save:
+        if not sys.stdin.isatty():
+            return
+        save = click.confirm(
+            f"remember {settings.base_url} in {user_config_file()} for later commands?", default=True
+        )
+    if save:
+        path = save_base_url(settings.base_url)
+        click.echo(f"saved base_url = {settings.base_url} in {path}")
 
 
 @cli.command()
@@ -161,6 +187,13 @@ def login(timeout: float, **flags: Any) -> None:
 @click.option("--visible", is_flag=True, help="show the windows")
 def demo(out: Path, workers: int, visible: bool) -> None:
     """The whole job end to end against the bundled Coupa-like site, with a freshly signed-in profile."""
+    from coupadl.cli.extras import require_demo_extra
+
+    try:
+        require_demo_extra()
+    except SetupError as exc:
+        _fail(str(exc))
+        return
     from coupadl.cli.demo import run_demo
 
     try:
@@ -184,6 +217,58 @@ def clean() -> None:
     for path, why in report.skipped:
         click.echo(f"left {path}: {why}")
     click.echo(f"{len(report.removed)} folder(s) removed, {len(report.kept)} in use, under {root}")
+
+
+@cli.command()
+@click.option("--browser", type=click.Choice([b.value for b in BrowserKind]), help="[edge]")
+@click.option("--browser-binary", type=click.Path(path_type=Path), help="browser executable")
+@click.option("--config", type=click.Path(path_type=Path), help="TOML file with the same keys")
+@click.option("--refresh", is_flag=True, help="fetch again even if the cache already has a matching driver")
+def driver(refresh: bool, **flags: Any) -> None:
+    """Fetch the driver matching the installed browser into coupadl's cache (the only command that
+    downloads; through the system proxy; never a browser). Run it again after a browser update."""
+    from coupadl.cli.driver_setup import set_up_driver
+
+    try:
+        setup = set_up_driver(_settings(**flags), refresh=refresh)
+    except SetupError as exc:
+        _fail(str(exc))
+        return
+    click.echo(setup.describe())
+
+
+@cli.command()
+@_shared_options
+def doctor(**flags: Any) -> None:
+    """Check browser, driver, profile, settings and free disk without opening a window.
+
+    One line per check: its verdict and, when something needs fixing, the fix. Exits 0 when all is well,
+    1 when something needs fixing.
+    """
+    from coupadl.cli.doctor import diagnose, format_check
+
+    checks = diagnose(flags)
+    for item in checks:
+        click.echo(format_check(item))
+    failed = [c.name for c in checks if not c.ok]
+    click.echo(f"{len(failed)} thing(s) to fix: {', '.join(failed)}" if failed else "all is well")
+    sys.exit(int(ExitCode.SOME_FAILED if failed else ExitCode.OK))
+
+
+@cli.command("config")
+@_shared_options
+def config_command(**flags: Any) -> None:
+    """Print the settings in effect and where each came from (flag, environment variable, config file
+    key, per-user config file or default)."""
+    from coupadl.cli.config_view import config_lines, files_lines, load_for_display
+
+    try:
+        loaded = load_for_display(flags)
+    except SetupError as exc:
+        _fail(str(exc))
+        return
+    for line in [*files_lines(loaded), "", *config_lines(loaded)]:
+        click.echo(line)
 
 
 def main() -> None:

@@ -62,11 +62,16 @@ class WorkerReady:
 
 @dataclass(frozen=True)
 class WorkerUnverified:
-    """The worker's window could not be verified (after remediation); the worker exits."""
+    """The worker's window could not be verified (after remediation); the worker exits.
+
+    `driver_fault`: the driver cannot drive this browser (mismatch, does not start): no window can work,
+    and the fix is `coupadl driver`, not a sign-in.
+    """
 
     worker_id: int
     report: dict[str, Any]
     reason: str
+    driver_fault: bool = False
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from typing import Any
 from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.processes import TrackedProcess, end_trees
 from coupadl.browser.window import WindowReport
+from coupadl.errors import DriverError
 from coupadl.log import get_logger
 from coupadl.pool.events import PoolEvent
 from coupadl.pool.memory import judge_memory, measure_workers, measure_workers_rss, total_memory
@@ -154,6 +155,7 @@ class PersistentWorkerPool:
         self._last_memory_check = 0.0
         self._start_deadline = float("inf")
         self._any_verified = False
+        self.driver_fault = ""  # a window's reason when the driver cannot drive this browser
         self.outcomes: dict[str, TaskOutcome] = {}
         self.log = get_logger("coupadl.pool")
 
@@ -183,7 +185,8 @@ class PersistentWorkerPool:
         """Spawn every worker. With `wait`, return once each window is verified or given up (`check`);
         without, return at once and let `run` hand out tasks to each window as soon as it is verified.
 
-        Returns the reports known so far.
+        Returns the reports known so far. Raises `DriverError` (with `wait`) when no window could start
+        because the driver cannot drive this browser.
         """
         self._start_deadline = time.monotonic() + self.config.start_timeout
         for worker in self.workers.values():
@@ -195,9 +198,16 @@ class PersistentWorkerPool:
             self._reap_dead()
         if wait:
             self._expire_start(force=True)
+            self._raise_driver_fault()
             if self.state is PoolState.INITIALIZING and not self._stop_requested:
                 self._set_state(PoolState.READY)
         return self.reports()
+
+    def _raise_driver_fault(self) -> None:
+        """No window verified and one said the driver cannot drive the browser: that is a set-up error
+        (exit 2, fix with `coupadl driver`), not a session problem."""
+        if self.driver_fault and not self._any_verified and not self.usable_workers():
+            raise DriverError(self.driver_fault)
 
     @property
     def any_verified(self) -> bool:
@@ -241,7 +251,11 @@ class PersistentWorkerPool:
     # --- the run ----------------------------------------------------------------------------------
 
     def run(self, tasks: Iterable[Task]) -> dict[str, TaskOutcome]:
-        """Process `tasks` until done, stopped, or no worker is left. Unfinished tasks have no outcome."""
+        """Process `tasks` until done, stopped, or no worker is left. Unfinished tasks have no outcome.
+
+        Raises `DriverError` when every window failed because the driver cannot drive this browser (before
+        any task was given out: no window ever started).
+        """
         self._queue.extend(tasks)
         drain_deadline: float | None = None
         while True:
@@ -266,6 +280,7 @@ class PersistentWorkerPool:
                 break
             if not self.usable_workers():
                 self.log.warning("no worker left; remaining tasks stay pending", pending=len(self._queue))
+                self._raise_driver_fault()
                 break
             self._dispatch()
         return self.outcomes
@@ -320,6 +335,8 @@ class PersistentWorkerPool:
         elif isinstance(msg, WorkerUnverified):
             worker.report = msg.report
             worker.stop_reason = msg.reason
+            if msg.driver_fault:
+                self.driver_fault = self.driver_fault or msg.reason
             self._emit("worker_unverified", worker.worker_id, report=msg.report, reason=msg.reason)
         elif isinstance(msg, TaskStarted):
             self._emit("task_started", worker.worker_id, task_id=msg.task_id)

@@ -29,6 +29,7 @@ from coupadl.browser.verification import check_authentication
 from coupadl.browser.window import VerifiedWindow, WindowReport
 from coupadl.errors import (
     CoupadlError,
+    DriverError,
     PermanentTaskError,
     ProfileOperationError,
     RetryableTaskError,
@@ -142,15 +143,19 @@ class _WorkerRuntime:
             spec.download_dir,
             budget_s=spec.window_budget_s,
         )
+        driver_fault = False
         try:
             ok = self.window.open()
         except CoupadlError as exc:  # no remediation helps: refused default dir, driver mismatch
             self.window.report.diagnosis = str(exc)
+            driver_fault = isinstance(exc, DriverError)
             ok = False
         report = self.window.report
         if not ok:
             self.outbox.put(
-                WorkerUnverified(spec.worker_id, report.to_dict(), report.diagnosis or "not verified")
+                WorkerUnverified(
+                    spec.worker_id, report.to_dict(), report.diagnosis or "not verified", driver_fault
+                )
             )
             return False
         session = self.window.session

@@ -15,7 +15,9 @@ from coupadl.errors import (
     BrowserCrashedError,
     BrowserStartError,
     DefaultProfileRefusedError,
+    DriverError,
     DriverMismatchError,
+    DriverStartError,
     OperationTimeoutError,
     RetryableTaskError,
 )
@@ -68,3 +70,18 @@ def test_driver_version_mismatch_is_explained_in_one_line(tmp_path: Path) -> Non
     error = translate_start_error(SessionNotCreatedException(text), tmp_path)
     assert isinstance(error, DriverMismatchError)
     assert "155" in str(error) and "156" in str(error) and "\n" not in str(error)
+    assert "coupadl driver" in str(error) and "sign in" not in str(error)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Service /opt/drivers/msedgedriver unexpectedly exited. Status code was: -9",
+        "Can not connect to the Service /usr/local/bin/chromedriver",
+        "'msedgedriver' executable may have wrong permissions.",
+    ],
+)
+def test_a_driver_that_does_not_start_is_a_driver_error_not_a_window_error(tmp_path: Path, text: str) -> None:
+    error = translate_start_error(WebDriverException(text), tmp_path)
+    assert isinstance(error, DriverStartError) and isinstance(error, DriverError)
+    assert "coupadl driver" in str(error) and "quarantine" in str(error) and "\n" not in str(error)
