@@ -80,6 +80,10 @@ class Settings(BaseSettings):
         parsed = urlparse(value)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError(f"must be an http(s) URL such as https://acme.coupahost.com, got {value!r}")
+        if parsed.path or parsed.query or parsed.fragment:  # every page is built from it: host only
+            raise ValueError(
+                f"must be the Coupa host alone, such as {parsed.scheme}://{parsed.netloc}, got {value!r}"
+            )
         return value
 
     @field_validator("profile_name")
@@ -120,6 +124,10 @@ class Settings(BaseSettings):
                 "no Coupa address: give --base-url URL (or COUPADL_BASE_URL, or base_url in --config)"
             )
         return self.base_url
+
+    # Run time (i11-runtime): results while running, faults of the machine.
+    results_interval: float = Field(default=30.0, gt=0)  # seconds between two rewrites of results.csv
+    min_free_space_mb: float = Field(default=16.0, ge=0)  # below this free on the --out disk the run stops
 
 
 # The config file's values for the instance being built; set by `load_settings` only.

@@ -31,6 +31,7 @@ __all__ = [
     "build_verification",
     "check_base_profile",
     "handler_options",
+    "min_free_bytes",
 ]
 
 COUPA_HANDLER = "coupadl.coupa.job:process_po"
@@ -67,6 +68,11 @@ def check_base_profile(settings: Settings) -> None:
     raise_for_status(get_base_profile_status(resolve_profile_dir(settings.profile), settings.profile_name))
 
 
+def min_free_bytes(settings: Settings) -> int:
+    """`min_free_space_mb` in bytes: below this much free on the `--out` disk the run stops (exit 4)."""
+    return int(settings.min_free_space_mb * 1_000_000)
+
+
 def handler_options(settings: Settings, out: Path) -> dict[str, Any]:
     """What the Coupa job needs in each worker (plain values, picklable)."""
     return {
@@ -77,6 +83,7 @@ def handler_options(settings: Settings, out: Path) -> dict[str, Any]:
         "download_start_timeout": settings.download_start_timeout,
         "max_download_attempts": settings.max_task_attempts,
         "requisition_fallback": settings.requisition_fallback,
+        "min_free_bytes": min_free_bytes(settings),
     }
 
 
@@ -90,6 +97,7 @@ def build_pool(
     *,
     handler: str = COUPA_HANDLER,
     options: dict[str, Any] | None = None,
+    log_echo: bool = False,
 ) -> PersistentWorkerPool:
     """A pool of `settings.workers` windows: A on the base under base-first, the rest on clones."""
     state = state_dir(out)
@@ -117,5 +125,6 @@ def build_pool(
         handler_options=config.handler_options,
         state_dir=state,
         profile_setup=profiles.worker_setup(),
+        log_echo=log_echo,
     )
     return PersistentWorkerPool(config, specs, on_event)

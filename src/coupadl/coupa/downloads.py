@@ -282,6 +282,8 @@ class AttachmentDownloader:
         settings: Timeouts and retries.
         reload: Opens the page again after the tab navigated away and returns the freshly probed page; it
             raises `SessionExpiredError` when the site now asks for sign-in.
+        check_machine: Called after a try failed (before any retry); raises `MachineFaultError` when the
+            disk is full or the output folder is gone, since a browser download only stalls then.
     """
 
     def __init__(
@@ -291,7 +293,9 @@ class AttachmentDownloader:
         settings: DownloadSettings,
         *,
         reload: Callable[[POPage], POPage],
+        check_machine: Callable[[], None] | None = None,
     ) -> None:
+        self._check_machine = check_machine or (lambda: None)
         self._tab = tab
         self._folder = folder
         self._settings = settings
@@ -332,6 +336,7 @@ class AttachmentDownloader:
             try:
                 saved, current = self._download_with_retries(attachment, current)
             except _TryFailed as exc:
+                self._check_machine()
                 self._log.warning(
                     "attachment.failed",
                     attachment=attachment.name_hint,
@@ -363,6 +368,8 @@ class AttachmentDownloader:
                 attempt=retry_state.attempt_number,
                 reason=str(exc),
             )
+            if isinstance(exc, _TryFailed):
+                self._check_machine()  # with the partial file still there: it is what filled the disk
             self._clear_staging()
             if isinstance(exc, _TryFailed):
                 state["fetch"] = state["fetch"] or exc.no_start

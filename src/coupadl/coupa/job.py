@@ -26,6 +26,7 @@ from coupadl.coupa.filenames import po_folder
 from coupadl.coupa.page import PageKind, POPage, probe_page
 from coupadl.coupa.po import PONumber, POStatus, parse_po_number, po_url
 from coupadl.errors import PermanentTaskError, RetryableTaskError, SessionExpiredError
+from coupadl.faults import check_folder, raise_machine_fault
 from coupadl.log import get_logger
 
 __all__ = ["JobOptions", "open_page", "process_po"]
@@ -46,6 +47,7 @@ class JobOptions:
         download_stall_timeout: A try fails when the partial file stops growing for this long
             (default: `download_start_timeout`).
         retry_backoff: Wait before a file's second try (doubles, at most 10 x).
+        min_free_bytes: Below this much free space on the output disk the run stops (`MachineFaultError`).
     """
 
     base_url: str
@@ -57,6 +59,7 @@ class JobOptions:
     requisition_fallback: bool = True
     download_stall_timeout: float | None = None
     retry_backoff: float = 0.5
+    min_free_bytes: int = 0
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> JobOptions:
@@ -77,6 +80,7 @@ class JobOptions:
                 requisition_fallback=bool(options.get("requisition_fallback", True)),
                 download_stall_timeout=float(stall) if stall is not None else None,
                 retry_backoff=float(options.get("retry_backoff", 0.5)),
+                min_free_bytes=int(options.get("min_free_bytes", 0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PermanentTaskError(f"bad task options: {exc!r}") from exc
@@ -134,7 +138,24 @@ def _po_number(payload: Mapping[str, Any]) -> PONumber:
     raise PermanentTaskError(f"the task names no PO number: po={display!r} digits={digits!r}")
 
 
+STALLED_FREE_BYTES = 1 << 20
+"""A download that failed with less than this free on the output disk failed because the disk is full."""
+
+
 def process_po(tab: Any, payload: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """Download every attachment of one PO (see `_process_po`); an OS error that is a fault of the machine
+    (disk full, output folder gone) becomes `MachineFaultError`, which stops the run instead of failing
+    the PO."""
+    opts = JobOptions.from_mapping(options)
+    try:
+        check_folder(opts.out_dir, min_free_bytes=opts.min_free_bytes)
+        return _process_po(tab, payload, opts)
+    except OSError as exc:
+        raise_machine_fault(exc, opts.out_dir)
+        raise
+
+
+def _process_po(tab: Any, payload: dict[str, Any], opts: JobOptions) -> dict[str, Any]:
     """Download every attachment of one PO into `out_dir/<supplier>/<PO>`.
 
     Args:
@@ -155,10 +176,10 @@ def process_po(tab: Any, payload: dict[str, Any], options: dict[str, Any]) -> di
         BrowserCrashedError: The browser died.
         RetryableTaskError: The page failed to load, or no attachment could be saved although some exist.
         PermanentTaskError: The payload or options are unusable.
+        MachineFaultError: The output disk is full or the output folder is gone.
     """
     log = get_logger()
     started = time.monotonic()
-    opts = JobOptions.from_mapping(options)
     po = _po_number(payload)
     url = str(payload.get("url") or po_url(opts.base_url, po))
     saved_before = {str(k): str(v) for k, v in (payload.get("saved") or {}).items() if v}
@@ -192,7 +213,10 @@ def process_po(tab: Any, payload: dict[str, Any], options: dict[str, Any]) -> di
             raise RetryableTaskError(f"{stale.url} showed an error page on reload: {fresh.error_text}")
         return fresh
 
-    downloader = AttachmentDownloader(tab, folder, settings, reload=reload)
+    def check_machine() -> None:
+        check_folder(opts.out_dir, min_free_bytes=max(opts.min_free_bytes, STALLED_FREE_BYTES))
+
+    downloader = AttachmentDownloader(tab, folder, settings, reload=reload, check_machine=check_machine)
     report = DownloadReport()
     found: set[str] = set()
 
