@@ -7,9 +7,10 @@ whole run with `MachineFaultError` (exit code 4) instead of failing POs one by o
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from coupadl.errors import MachineFaultError
@@ -28,23 +29,35 @@ _BROKEN = frozenset({errno.EROFS, errno.EIO})
 _RESUME = "then rerun the same command: it resumes where it stopped"
 
 
-@dataclass(frozen=True)
 class FolderIdentity:
     """Which folder a path named when the run started (device and inode): a folder deleted and made again
-    under the same name is another folder, and whatever the run kept in the first one is gone."""
+    under the same name is another folder, and whatever the run kept in the first one is gone.
 
-    path: Path
-    device: int
-    inode: int
+    Where the OS allows it, the folder is held open while watched, so its inode cannot be handed to a new
+    folder of the same name (file systems reuse inode numbers at once). `close()` lets it go.
+    """
+
+    def __init__(self, path: Path, device: int, inode: int, fd: int | None = None) -> None:
+        self.path = path
+        self.device = device
+        self.inode = inode
+        self._fd = fd
 
     @classmethod
     def of(cls, path: Path) -> FolderIdentity:
         """The identity of the existing folder `path` (raises `MachineFaultError` when it is not there)."""
+        fd: int | None
         try:
-            info = path.stat()
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         except OSError:
+            fd = None  # Windows opens no folder this way; a folder in use there cannot be deleted anyway
+        try:
+            info = os.fstat(fd) if fd is not None else path.stat()
+        except OSError:
+            if fd is not None:
+                os.close(fd)
             raise folder_gone(path) from None
-        return cls(path, info.st_dev, info.st_ino)
+        return cls(path, info.st_dev, info.st_ino, fd)
 
     def same(self) -> bool:
         """True while `path` still names this very folder."""
@@ -53,6 +66,13 @@ class FolderIdentity:
         except OSError:
             return False
         return (info.st_dev, info.st_ino) == (self.device, self.inode)
+
+    def close(self) -> None:
+        """Stop holding the folder open. Safe to call twice."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
 
 
 def _mb(size: int) -> str:

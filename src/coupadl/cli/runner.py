@@ -128,22 +128,29 @@ class BatchRun:
             configure_logging(state_dir(self.out) / "logs" / "main.jsonl", worker="main", echo=self.verbose)
             self._store = store
             self._folder = FolderIdentity.of(self.out)
-            check_folder(self._folder, min_free_bytes=min_free_bytes(settings))
-            store.register(self.po_list.pos)
-            todo = store.todo(self.po_list.pos)
-            self._write_results(store)  # at once: the operator sees the file from the start
-            reports: dict[int, dict[str, Any]] = {}
-            verified = True
-            if todo:
-                profiles = build_profiles(settings, verification)
-                try:
-                    reports, verified = self._process(store, todo, launch, verification, profiles)
-                finally:
-                    profiles.shutdown()
-                    shutil.rmtree(state_dir(self.out) / "staging", ignore_errors=True)
-            with suppress(MachineFaultError):
-                store.finish_run()
-            return self._finish(store, started_at, reports, verified, todo)
+            try:
+                return self._run(store, launch, verification, started_at)
+            finally:
+                self._folder.close()
+
+    def _run(self, store: ProgressStore, launch: Any, verification: Any, started_at: datetime) -> ExitCode:
+        assert self._folder is not None
+        check_folder(self._folder, min_free_bytes=min_free_bytes(self.settings))
+        store.register(self.po_list.pos)
+        todo = store.todo(self.po_list.pos)
+        self._write_results(store)  # at once: the operator sees the file from the start
+        reports: dict[int, dict[str, Any]] = {}
+        verified = True
+        if todo:
+            profiles = build_profiles(self.settings, verification)
+            try:
+                reports, verified = self._process(store, todo, launch, verification, profiles)
+            finally:
+                profiles.shutdown()
+                shutil.rmtree(state_dir(self.out) / "staging", ignore_errors=True)
+        with suppress(MachineFaultError):
+            store.finish_run()
+        return self._finish(store, started_at, reports, verified, todo)
 
     def _process(
         self, store: ProgressStore, todo: list[PONumber], launch: Any, verification: Any, profiles: Any
