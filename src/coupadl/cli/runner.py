@@ -291,10 +291,26 @@ class BatchRun:
         progress = store.all()
         totals = tally(self.po_list, progress)
         written: list[Path] = []
-        if self._folder is not None and not self._folder.same():
-            # The output folder is gone: writing now would make a new one holding nothing but the sheet.
-            self.tables.print(format_status_table(totals))
-            return self._exit_code(totals, verified)
+        if self._folder is None or self._folder.same():
+            written = self._write_final(store, started_at, reports, todo, totals)
+        # else the output folder is gone: writing now would make a new one holding nothing but the sheet.
+        if reports:
+            self.tables.print(format_window_table(reports))
+        self.tables.print(format_status_table(totals))
+        for path in written:
+            self.console.print(f"wrote {path}")
+        return self._exit_code(totals, verified)
+
+    def _write_final(
+        self,
+        store: ProgressStore,
+        started_at: datetime,
+        reports: dict[int, dict[str, Any]],
+        todo: list[PONumber],
+        totals: dict[str, int],
+    ) -> list[Path]:
+        """The results and the run summary, as the run ends; a fault here is noted, never raised."""
+        written: list[Path] = []
         try:
             written = self._write_results(store)
             written.append(
@@ -317,12 +333,7 @@ class BatchRun:
             self._on_fault(exc)
         except OSError as exc:
             self.console.print(f"[yellow]run summary not written: {exc}[/yellow]")
-        if reports:
-            self.tables.print(format_window_table(reports))
-        self.tables.print(format_status_table(totals))
-        for path in written:
-            self.console.print(f"wrote {path}")
-        return self._exit_code(totals, verified)
+        return written
 
     def _exit_code(self, totals: dict[str, int], verified: bool) -> ExitCode:
         if self.fault is not None:
