@@ -148,11 +148,18 @@ def process_po(tab: Any, payload: dict[str, Any], options: dict[str, Any]) -> di
     the PO."""
     opts = JobOptions.from_mapping(options)
     try:
-        check_folder(opts.out_dir, min_free_bytes=opts.min_free_bytes)
+        _check_disk(opts, opts.min_free_bytes)
         return _process_po(tab, payload, opts)
     except OSError as exc:
         raise_machine_fault(exc, opts.out_dir)
         raise
+
+
+def _check_disk(opts: JobOptions, min_free_bytes: int) -> None:
+    """Raise `MachineFaultError` when the output disk has less than `min_free_bytes` free. A missing output
+    folder is made when the first file is saved; the supervisor watches for one that disappears."""
+    if opts.out_dir.is_dir():
+        check_folder(opts.out_dir, min_free_bytes=min_free_bytes)
 
 
 def _process_po(tab: Any, payload: dict[str, Any], opts: JobOptions) -> dict[str, Any]:
@@ -214,7 +221,7 @@ def _process_po(tab: Any, payload: dict[str, Any], opts: JobOptions) -> dict[str
         return fresh
 
     def check_machine() -> None:
-        check_folder(opts.out_dir, min_free_bytes=max(opts.min_free_bytes, STALLED_FREE_BYTES))
+        _check_disk(opts, max(opts.min_free_bytes, STALLED_FREE_BYTES))
 
     downloader = AttachmentDownloader(tab, folder, settings, reload=reload, check_machine=check_machine)
     report = DownloadReport()
