@@ -414,3 +414,24 @@ def test_run_summary_while_running(tmp_path: Path) -> None:
     summary = json.loads(path.read_text(encoding="utf-8"))
     assert summary["finished_at"] is None
     assert summary["totals"] == {"PENDING": 3}
+
+
+def test_a_folder_nothing_can_be_written_in_raises_and_keeps_the_old_file(tmp_path: Path) -> None:
+    """An immutable folder (chattr +i, binding root too) takes no temp file: the error is raised for the run
+    to report (it is not a fault of the machine: the disk is fine), and the old results stay as they were."""
+    chattr = shutil.which("chattr")
+    if chattr is None:
+        pytest.skip("chattr is not installed")
+    po_list = _csv_input(tmp_path, "PO_NUMBER\nPO100001\n")
+    out = tmp_path / "out"
+    write_results(out, po_list, {})
+    before = (out / "results.csv").read_bytes()
+    if subprocess.run([chattr, "+i", str(out)], capture_output=True, check=False).returncode != 0:
+        pytest.skip("this file system has no immutable attribute")
+    try:
+        with pytest.raises(PermissionError):
+            write_results(out, po_list, {})
+        assert sorted(p.name for p in out.iterdir()) == ["results.csv"]
+        assert (out / "results.csv").read_bytes() == before
+    finally:
+        subprocess.run([chattr, "-i", str(out)], check=True)
