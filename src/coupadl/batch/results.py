@@ -290,6 +290,15 @@ def _write_xlsx(stream: IO[bytes], header: list[str], rows: list[list[Cell]]) ->
     workbook.save(stream)
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def _atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     temp = Path(temp_name)
@@ -298,6 +307,7 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())
+        temp.chmod(0o666 & ~_UMASK)  # mkstemp makes it private; results are an ordinary file
         return _move_into_place(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)

@@ -7,6 +7,7 @@ What the caller should do about a problem is said by the exception raised:
 - `BrowserCrashedError`: propagated untouched; the pool restarts the window.
 - `RetryableTaskError`: a slow or broken page, or attachments that all failed to download; retry the PO.
 - `PermanentTaskError`: no retry can help.
+- `MachineFaultError`: the output disk is full or the output folder is gone; the whole run stops.
 
 Everything else ends in a result dict with a `POStatus` value.
 """
@@ -143,9 +144,31 @@ STALLED_FREE_BYTES = 1 << 20
 
 
 def process_po(tab: Any, payload: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """Download every attachment of one PO (see `_process_po`); an OS error that is a fault of the machine
-    (disk full, output folder gone) becomes `MachineFaultError`, which stops the run instead of failing
-    the PO."""
+    """Download every attachment of one PO into `out_dir/<supplier>/<PO>`.
+
+    Args:
+        tab: A fresh `coupadl.browser.session.Tab` of the worker's window.
+        payload: `{"po": "PO15262984", "digits": "15262984", "url": ".../order_headers/15262984",
+            "saved": {attachment key: saved file name}, "attempt": 1}`; `saved` lists what earlier attempts
+            or runs saved, which is not downloaded again.
+        options: `{"base_url", "out_dir", "page_load_timeout", "download_timeout", "download_start_timeout",
+            "max_download_attempts", "requisition_fallback", "min_free_bytes"}` (see `JobOptions`).
+
+    Returns:
+        `{"status", "supplier", "attachments_found", "attachments_downloaded", "attachment_names",
+        "download_folder", "coupa_url", "error", "files"}`; `status` is a `POStatus` value, `files` lists
+        the files saved by this call as `{"key", "name", "size", "sha256"}`.
+
+    An OS error that is a fault of the machine (disk full, output folder gone) becomes `MachineFaultError`,
+    which stops the run instead of failing the PO.
+
+    Raises:
+        SessionExpiredError: The site asked for sign-in.
+        BrowserCrashedError: The browser died.
+        RetryableTaskError: The page failed to load, or no attachment could be saved although some exist.
+        PermanentTaskError: The payload or options are unusable.
+        MachineFaultError: The output disk is full or the output folder is gone.
+    """
     opts = JobOptions.from_mapping(options)
     try:
         _check_disk(opts, opts.min_free_bytes)
@@ -163,28 +186,7 @@ def _check_disk(opts: JobOptions, min_free_bytes: int) -> None:
 
 
 def _process_po(tab: Any, payload: dict[str, Any], opts: JobOptions) -> dict[str, Any]:
-    """Download every attachment of one PO into `out_dir/<supplier>/<PO>`.
-
-    Args:
-        tab: A fresh `coupadl.browser.session.Tab` of the worker's window.
-        payload: `{"po": "PO15262984", "digits": "15262984", "url": ".../order_headers/15262984",
-            "saved": {attachment key: saved file name}, "attempt": 1}`; `saved` lists what earlier attempts
-            or runs saved, which is not downloaded again.
-        options: `{"base_url", "out_dir", "page_load_timeout", "download_timeout", "download_start_timeout",
-            "max_download_attempts", "requisition_fallback"}` (see `JobOptions`).
-
-    Returns:
-        `{"status", "supplier", "attachments_found", "attachments_downloaded", "attachment_names",
-        "download_folder", "coupa_url", "error", "files"}`; `status` is a `POStatus` value, `files` lists
-        the files saved by this call as `{"key", "name", "size", "sha256"}`.
-
-    Raises:
-        SessionExpiredError: The site asked for sign-in.
-        BrowserCrashedError: The browser died.
-        RetryableTaskError: The page failed to load, or no attachment could be saved although some exist.
-        PermanentTaskError: The payload or options are unusable.
-        MachineFaultError: The output disk is full or the output folder is gone.
-    """
+    """The work of `process_po`, with validated options."""
     log = get_logger()
     started = time.monotonic()
     po = _po_number(payload)

@@ -435,3 +435,12 @@ def test_a_folder_nothing_can_be_written_in_raises_and_keeps_the_old_file(tmp_pa
         assert (out / "results.csv").read_bytes() == before
     finally:
         subprocess.run([chattr, "-i", str(out)], check=True)
+
+
+def test_results_are_an_ordinary_file_not_a_private_temp_file(tmp_path: Path) -> None:
+    po_list = _csv_input(tmp_path, "PO_NUMBER\nPO100001\n")
+    out = tmp_path / "out"
+    (written,) = write_results(out, po_list, {})
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert written.stat().st_mode & 0o777 == 0o666 & ~mask
