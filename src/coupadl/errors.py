@@ -16,6 +16,8 @@ CoupadlError                        root: catch this to catch everything of ours
 │       ├── ProfileCorruptedException
 │       ├── PermissionDeniedException
 │       └── DefaultProfileRefusedError   the browser refuses automation on its real default dir
+├── MachineFaultError               the machine failed (disk full, output folder gone): stop the whole run,
+│                                   keep the progress, exit code 4; the same command resumes once fixed
 ├── ProfileOperationError           a clone or snapshot failed: re-clone (transient file-system errors)
 │   ├── InsufficientSpaceException
 │   └── CloneTimeoutError
@@ -57,6 +59,7 @@ __all__ = [
     "FileVerificationException",
     "InputError",
     "InsufficientSpaceException",
+    "MachineFaultError",
     "OperationTimeoutError",
     "PermanentTaskError",
     "PermissionDeniedException",
@@ -137,6 +140,33 @@ class PermissionDeniedException(ProfileError):
 
 class DefaultProfileRefusedError(ProfileError):
     """The browser refuses remote control on its own default user-data-dir (Chrome 136+)."""
+
+
+# --- the machine failed: stop the whole run ----------------------------------------------------------------
+
+
+class MachineFaultError(CoupadlError):
+    """The machine, not a PO or a window, failed: the output folder's disk is full, or the folder is gone.
+
+    No task can succeed until the operator fixes it, so the run stops (windows closed, clones removed,
+    progress kept) and the CLI exits with code 4. `folder` is the folder concerned, `hint` what to do.
+    """
+
+    def __init__(self, message: str, *, folder: str = "", hint: str = "") -> None:
+        super().__init__(message)
+        self.folder = folder
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"{text}; {self.hint}" if self.hint else text
+
+    def __reduce__(self) -> tuple[object, ...]:  # keyword-only fields survive pickling between processes
+        return (_machine_fault, (self.args[0] if self.args else "", self.folder, self.hint))
+
+
+def _machine_fault(message: str, folder: str, hint: str) -> MachineFaultError:
+    return MachineFaultError(message, folder=folder, hint=hint)
 
 
 # --- profile operations that may succeed on another try -----------------------------------------------

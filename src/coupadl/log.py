@@ -6,17 +6,21 @@ reader can follow one window or one PO through the whole run.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import re
+import sys
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import IO, Any
 
 import structlog
 
-__all__ = ["bind", "close_logging", "configure_logging", "get_logger", "redact"]
+__all__ = ["bind", "close_logging", "configure_logging", "get_logger", "log_path", "redact"]
 
 _log_file: IO[str] | None = None  # this process's log file, closed on reconfigure or exit
+_log_path: Path | None = None
 
 _SECRET_KEYS = re.compile(r"cookie|token|password|secret|authorization|session_id|sessionid", re.IGNORECASE)
 _SECRET_IN_TEXT = re.compile(r"(?i)((?:cookie|token|password|secret|session)[\w-]*[=:]\s*)([^\s;,&]+)")
@@ -39,16 +43,68 @@ def _redact_processor(
     return event_dict
 
 
-def configure_logging(log_file: Path | None, *, worker: str = "main", level: int = logging.INFO) -> None:
-    """Send this process's structured logs to `log_file` as JSON lines (nowhere when None)."""
-    global _log_file
+class _LogSink:
+    """Where log lines go: the log file (a full disk drops lines instead of raising into the caller, so a
+    log call can never turn a disk fault into a crash) and, with `echo`, the terminal (stderr)."""
+
+    def __init__(self, file: IO[str] | None, *, echo: bool) -> None:
+        self._file = file
+        self._echo = echo
+
+    def write(self, text: str) -> int:
+        if self._file is not None:
+            with contextlib.suppress(OSError, ValueError):  # disk full, folder gone, file closed
+                self._file.write(text)
+        if self._echo:
+            try:
+                sys.stderr.write(_terminal_line(text))
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+        return len(text)
+
+    def flush(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._file.flush()
+
+
+def _terminal_line(text: str) -> str:
+    """A JSON log line as a short terminal line: `time level [worker po] event key=value ...`."""
+    try:
+        entry = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(entry, dict):
+        return text
+    head = [
+        str(entry.pop("timestamp", ""))[11:19],
+        str(entry.pop("level", "")),
+        f"[{entry.pop('worker', '')}{' ' + str(entry.pop('po')) if 'po' in entry else ''}]",
+        str(entry.pop("event", "")),
+    ]
+    rest = [f"{key}={value}" for key, value in entry.items()]
+    return " ".join([*head, *rest]) + "\n"
+
+
+def configure_logging(
+    log_file: Path | None, *, worker: str = "main", level: int = logging.INFO, echo: bool = False
+) -> None:
+    """Send this process's structured logs to `log_file` as JSON lines (nowhere when None), and with `echo`
+    also to the terminal (stderr) as short lines."""
+    global _log_file, _log_path
     close_logging()
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(worker=worker)
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        _log_file = log_file.open("a", encoding="utf-8", buffering=1)
-        factory: Any = structlog.WriteLoggerFactory(file=_log_file)
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            _log_file = log_file.open("a", encoding="utf-8", buffering=1)
+            _log_path = log_file
+        except OSError:  # a full disk or a folder gone: the run notices it and says so; no crash for logs
+            _log_file = None
+    if _log_file is not None or echo:
+        factory: Any = structlog.WriteLoggerFactory(file=_LogSink(_log_file, echo=echo))  # type: ignore[arg-type]
     else:
         factory = structlog.ReturnLoggerFactory()
     structlog.configure(
@@ -68,11 +124,18 @@ def configure_logging(log_file: Path | None, *, worker: str = "main", level: int
 
 def close_logging() -> None:
     """Close this process's log file (logging goes nowhere until configured again)."""
-    global _log_file
+    global _log_file, _log_path
+    structlog.configure(logger_factory=structlog.ReturnLoggerFactory())
     if _log_file is not None:
-        structlog.configure(logger_factory=structlog.ReturnLoggerFactory())
-        _log_file.close()
+        with contextlib.suppress(OSError):
+            _log_file.close()
         _log_file = None
+    _log_path = None
+
+
+def log_path() -> Path | None:
+    """The file this process logs to now, if any (failures name it)."""
+    return _log_path
 
 
 def get_logger(name: str = "coupadl") -> Any:

@@ -102,6 +102,10 @@ class Settings(BaseSettings):
         parsed = urlparse(value)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError(f"must be an http(s) URL such as https://acme.coupahost.com, got {value!r}")
+        if parsed.path or parsed.query or parsed.fragment:  # every page is built from it: host only
+            raise ValueError(
+                f"must be the Coupa host alone, such as {parsed.scheme}://{parsed.netloc}, got {value!r}"
+            )
         return value
 
     @field_validator("profile_name")
@@ -149,6 +153,10 @@ class Settings(BaseSettings):
                 "`coupadl login --base-url URL --save-base-url` remembers it)"
             )
         return self.base_url
+
+    # Run time (i11-runtime): results while running, faults of the machine.
+    results_interval: float = Field(default=30.0, gt=0)  # seconds between two rewrites of results.csv
+    min_free_space_mb: float = Field(default=16.0, ge=0)  # below this free on the --out disk the run stops
 
 
 class Source(StrEnum):

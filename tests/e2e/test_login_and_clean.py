@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pytest
-from e2e_helpers import run_cli
+from e2e_helpers import cli_env, run_cli
 
 from coupadl.profiles.markers import OWNER_MARKER, FolderKind, write_owner
 from coupadl.sandbox import SandboxServer
@@ -42,17 +45,75 @@ def test_login_on_a_signed_in_profile_returns_at_once(
     proc = _login(signed_in_copy, sandbox, xvfb_display)
     assert proc.returncode == 0, proc.stderr
     assert "signed in" in proc.stdout and str(signed_in_copy) in proc.stdout
+    out = proc.stdout
+    assert f"window on the profile {signed_in_copy}" in out and f"at {sandbox.base_url}/user/home" in out
+    assert "Sign in there as you usually do" in out and "SSO" in out
+    assert "Waiting up to 15:00; press Ctrl+C to cancel." in out
+    assert (
+        f"next: coupadl check --base-url {sandbox.base_url} --profile {signed_in_copy} --browser chromium"
+        in out
+    )
     assert time.monotonic() - started < 60
     assert not (signed_in_copy.parent / "login-downloads").exists()  # nothing written beside the profile
     assert not (signed_in_copy / "SingletonLock").is_symlink()  # the browser quit cleanly
 
 
-def test_login_that_never_signs_in_says_so(
+def test_login_that_never_signs_in_says_it_still_waits_then_gives_up(
     short_tmp: Path, sandbox: SandboxServer, xvfb_display: str
 ) -> None:
-    proc = _login(short_tmp / "fresh", sandbox, xvfb_display, "--timeout", "3")
+    proc = _login(short_tmp / "fresh", sandbox, xvfb_display, "--timeout", "17")
     assert proc.returncode == 3, proc.stderr
-    assert "not signed in" in proc.stdout
+    assert "Waiting up to 0:17; press Ctrl+C to cancel." in proc.stdout
+    still = [line for line in proc.stdout.splitlines() if line.startswith("still waiting for the sign-in")]
+    assert still and "left; Ctrl+C cancels" in still[0], proc.stdout  # every 15 s when not a terminal
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "not signed in" in lines[0], proc.stderr
+
+
+def test_ctrl_c_closes_the_login_window_cleanly_and_exits_130(
+    short_tmp: Path, sandbox: SandboxServer, xvfb_display: str
+) -> None:
+    profile = short_tmp / "fresh"
+    log = short_tmp / "login.txt"
+    args = ["login", "--browser", "chromium", "--profile", str(profile), "--base-url", sandbox.base_url]
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "coupadl", *args],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=cli_env({"DISPLAY": xvfb_display}),
+        )
+    try:
+        browsers: list[psutil.Process] = []
+
+        def waiting() -> bool:
+            browsers[:] = [
+                c for c in psutil.Process(proc.pid).children(recursive=True) if "chrom" in c.name()
+            ]
+            return "press Ctrl+C to cancel" in log.read_text() and bool(browsers)
+
+        assert _until(waiting, 60), log.read_text()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 130, log.read_text()
+        _gone, alive = psutil.wait_procs(browsers, timeout=10)
+        assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], "a browser was left running"
+        assert "cancelled: the window is closed" in log.read_text()
+        assert "Traceback" not in log.read_text()
+        assert not (profile / "SingletonLock").is_symlink()  # the browser quit cleanly
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+def _until(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return predicate()
 
 
 def _dead_pid() -> int:

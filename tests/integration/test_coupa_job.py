@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,9 @@ from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.session import BrowserSession
 from coupadl.coupa.downloads import AttachmentDownloader, DownloadSettings
 from coupadl.coupa.job import open_page, process_po
-from coupadl.errors import RetryableTaskError, SessionExpiredError
+from coupadl.errors import MachineFaultError, RetryableTaskError, SessionExpiredError
 from coupadl.sandbox import Attachment, PurchaseOrder, Requisition, SandboxServer, Scenario
+from support.tmpfs import fill, small_disk
 
 pytestmark = [pytest.mark.browser]
 
@@ -401,3 +403,26 @@ def test_rerun_after_partial_saves_only_the_missing_file(sandbox_factory: Any, r
     assert again["attachment_names"] == ["good.pdf", "late.pdf"]
     assert [f["name"] for f in again["files"]] == ["late.pdf"]
     assert folder_files(again) == {f.name: f.sha256 for f in server.files()}
+
+
+# --- a full disk --------------------------------------------------------------------------------------------
+
+
+def test_a_full_disk_raises_machine_fault_instead_of_failing_the_po(
+    sandbox_factory: Any, session: BrowserSession
+) -> None:
+    big = Attachment("drawing.pdf", size=1_500_000, form="anchor")
+    server = sandbox_factory(Scenario(pos=[PurchaseOrder("15262984", "Acme GmbH", attachments=[big])]))
+    with small_disk("2m") as disk:
+        out, staging = disk / "out", disk / "staging"
+        out.mkdir()
+        staging.mkdir()
+        session.set_download_dir(staging)
+        fill(disk, leave=300_000)
+        started = time.monotonic()
+        with session.open_tab("15262984", "PO15262984") as tab, pytest.raises(MachineFaultError) as caught:
+            process_po(tab, payload(server, "15262984"), options(server, out, max_download_attempts=3))
+        assert f"the disk holding {out} is full" in str(caught.value)
+        assert time.monotonic() - started < 30, "stopped at the first failed try, not after every retry"
+        assert list(staging.iterdir()) == [], "the partial download is deleted"
+        assert not [p for p in out.rglob("*") if p.is_file()], "nothing under a final name"

@@ -376,3 +376,62 @@ def test_supervisor_killed_leaves_no_browser(signed_in_profile: Path, sandbox: S
                 proc.kill()
         if report:
             shutil.rmtree(report["root"], ignore_errors=True)
+
+
+# --- faults of the machine ---------------------------------------------------------------------------------
+
+
+def test_a_machine_fault_in_a_task_stops_the_run_and_fails_nothing(
+    make_pool: Factory, sandbox: SandboxServer
+) -> None:
+    harness = make_pool(sandbox, workers=2)
+    harness.handler = "support.handlers:visit_or_fault"
+    harness.start()
+    assert harness.pool is not None
+    pool = harness.pool
+    work = tasks(sandbox, 12, hold=0.3)
+    work[4] = Task("t04", {**work[4].payload, "fault": True})
+
+    started = time.monotonic()
+    harness.run(work)
+    harness.close()
+    outcomes = pool.outcomes  # with the results that arrived while the windows closed
+
+    assert time.monotonic() - started < 60
+    assert pool.fault is not None and "disk holding /out is full" in pool.fault
+    assert "t04" not in outcomes, "the task that met the fault is not finished"
+    assert all(o.error == "" for o in outcomes.values()), "no task is failed for a fault of the machine"
+    pending = [t.task_id for t in pool.pending_tasks()]
+    assert "t04" in pending
+    assert sorted([*outcomes, *pending]) == [t.task_id for t in work]
+    returned = next(t for t in pool.pending_tasks() if t.task_id == "t04")
+    assert returned.attempts == 0, "the attempt the fault cut short does not count"
+    assert [e.data["reason"] for e in harness.kinds("pool_fault")] == [pool.fault]
+    assert harness.kinds("tick"), "the pool ticks while it runs"
+    assert harness.leftovers() == []
+    assert harness.leftover_folders() == []
+
+
+def test_abort_from_the_supervisor_stops_at_once_and_keeps_the_first_reason(
+    make_pool: Factory, sandbox: SandboxServer
+) -> None:
+    harness = make_pool(sandbox, workers=2)
+    harness.start()
+    assert harness.pool is not None
+    pool = harness.pool
+
+    def abort_after_three(event: PoolEvent, _h: PoolHarness) -> None:
+        if event.kind == "task_finished" and len(harness.kinds("task_finished")) == 3:
+            pool.abort("output folder gone")
+            pool.abort("a second reason")
+
+    harness.hooks.append(abort_after_three)
+    harness.run(tasks(sandbox, 20, hold=0.3))
+    harness.close()
+    outcomes = pool.outcomes  # with the results that arrived while the windows closed
+
+    assert pool.fault == "output folder gone"
+    assert 3 <= len(outcomes) < 20
+    assert all(o.error == "" for o in outcomes.values())
+    assert len(outcomes) + len(pool.pending_tasks()) == 20
+    assert harness.leftovers() == []

@@ -12,9 +12,9 @@ from typing import Any
 
 from coupadl.browser.session import Tab
 from coupadl.browser.signin import signin_redirect
-from coupadl.errors import SessionExpiredError
+from coupadl.errors import MachineFaultError, SessionExpiredError
 
-__all__ = ["visit"]
+__all__ = ["visit", "visit_or_fault"]
 
 
 def visit(tab: Tab, payload: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
@@ -48,3 +48,14 @@ def visit(tab: Tab, payload: dict[str, Any], options: dict[str, Any]) -> dict[st
         "attempt": attempt,
         "final_url": final,
     }
+
+
+def visit_or_fault(tab: Tab, payload: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """`visit`, but a payload with `fault: true` raises `MachineFaultError` after loading (a disk that
+    filled up while the task saved its files)."""
+    result = visit(tab, payload, options)
+    if payload.get("fault"):
+        raise MachineFaultError(
+            "the disk holding /out is full (0.0 MB free)", folder="/out", hint="free space"
+        )
+    return result

@@ -25,7 +25,8 @@ from typing import Self
 import filelock
 
 from coupadl.coupa.po import PONumber, POStatus
-from coupadl.errors import ConfigError
+from coupadl.errors import ConfigError, MachineFaultError
+from coupadl.faults import disk_full, folder_gone, machine_fault, raise_machine_fault
 
 __all__ = [
     "OutputInUseError",
@@ -224,14 +225,17 @@ class ProgressStore:
             ProgressCorruptError: The database cannot be read and `fresh` was not asked for.
         """
         folder = state_dir(out)
-        folder.mkdir(parents=True, exist_ok=True)
         lock = filelock.FileLock(folder / LOCK_NAME, timeout=0)
         try:
+            folder.mkdir(parents=True, exist_ok=True)
             lock.acquire()
         except filelock.Timeout:
             raise OutputInUseError(
                 f"another coupadl run is already using the output folder {out} (lock: {lock.lock_file})"
             ) from None
+        except OSError as exc:
+            raise_machine_fault(exc, out)
+            raise
         path = folder / DB_NAME
         try:
             conn = cls._connect(path, fresh=fresh)
@@ -247,6 +251,9 @@ class ProgressStore:
         try:
             return _connect(path)
         except sqlite3.DatabaseError as exc:
+            fault = _machine_fault(exc, path)
+            if fault is not None:  # a full disk is not a damaged database: never advise --fresh for it
+                raise fault from exc
             if not fresh:
                 raise ProgressCorruptError(
                     f"the progress database {path} cannot be read ({exc}); rerun with --fresh to start over"
@@ -275,11 +282,19 @@ class ProgressStore:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One transaction. A full disk or a vanished folder raises `MachineFaultError`; SQLite has rolled
+        the transaction back, so the file keeps the last committed state and a rerun opens it as it was."""
         with self._mutex:
             if self._conn is None:
                 raise RuntimeError("the progress store is closed")
-            with self._conn:  # commits on success, rolls back on error
-                yield self._conn
+            try:
+                with self._conn:  # commits on success, rolls back on error
+                    yield self._conn
+            except sqlite3.DatabaseError as exc:
+                fault = _machine_fault(exc, self.path)
+                if fault is not None:
+                    raise fault from exc
+                raise
 
     def _start_run(self, *, input_path: str, fingerprint: str, fresh: bool) -> None:
         with self._tx() as conn:
@@ -494,6 +509,30 @@ _PO_COLUMNS = (
     "download_folder, coupa_url, attempts, worker, error_message, last_processed, in_flight"
 )
 _FILE_COLUMNS = "po, attachment_key, saved_name, size, sha256, saved_at"
+
+
+# SQLite's primary result codes that mean the disk, not the database (sqlite.org/rescode.html).
+_SQLITE_IOERR = 10
+_SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
+
+
+def _machine_fault(exc: sqlite3.DatabaseError, db_path: Path) -> MachineFaultError | None:
+    """The machine fault behind a SQLite error on the store at `db_path`, named by the output folder."""
+    out = db_path.parent.parent
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if primary == _SQLITE_FULL or "disk is full" in str(exc):
+        return disk_full(out)
+    if primary in (_SQLITE_IOERR, _SQLITE_CANTOPEN):
+        if not db_path.parent.is_dir():
+            return folder_gone(out)
+        return machine_fault(OSError(0, str(exc)), out) or MachineFaultError(
+            f"the progress database {db_path} cannot be written ({exc})",
+            folder=str(out),
+            hint="check the disk holding it, then rerun the same command: it resumes where it stopped",
+        )
+    return None
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -9,6 +9,7 @@ half-written. Text that comes from the server and starts like a formula (`=`, `+
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
 import tempfile
@@ -21,10 +22,12 @@ import openpyxl
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from coupadl.batch.input import PO_COLUMN, PREFERRED_SHEET, InputKind, POList, PORow
-from coupadl.batch.progress import POProgress, iso_utc, utc_now
+from coupadl.batch.progress import POProgress, iso_utc
 from coupadl.coupa.po import POStatus, po_url
+from coupadl.faults import raise_machine_fault
 
 __all__ = [
     "RESULTS_CSV",
@@ -53,6 +56,14 @@ RESULT_COLUMNS = (
     "ERROR_MESSAGE",
     "LAST_PROCESSED",
 )
+REPLACE_ATTEMPTS = 5
+"""Tries to replace a results file that another program holds open (Excel on Windows locks the file it
+shows) before the new one is written beside it instead."""
+REPLACE_WAIT_S = 0.2
+"""Wait between two of those tries."""
+SIDE_COPIES = 9
+"""`results (1).csv` .. `results (9).csv`: the names tried beside a locked results file."""
+
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _INVALID_MESSAGE = "not a PO number (expected e.g. PO15262984, PM16895339 or at least 6 digits)"
 
@@ -106,7 +117,8 @@ def write_results(
 
     The CSV is UTF-8 with BOM and uses the input's delimiter, so Excel splits it into columns on the
     operator's machine as it did the input. If a results file cannot be replaced because another program
-    holds it open (Excel on Windows), the new one is written next to it with a time stamp in its name.
+    holds it open (Excel on Windows), the replace is tried again a few times, then the new file is written
+    beside it as `results (1).csv` (the next free of `(1)`..`(9)`); the returned path says which.
 
     Args:
         out: The output root.
@@ -115,8 +127,22 @@ def write_results(
         base_url: When given, `COUPA_URL` is filled for POs not processed yet too.
 
     Returns:
-        The files written.
+        The files written (a name other than `results.csv` / `results.xlsx` means the file was locked).
+
+    Raises:
+        MachineFaultError: The disk is full or `out` is gone.
+        OSError: Neither the file nor any copy beside it could be written.
     """
+    try:
+        return _write_results(out, po_list, progress, base_url)
+    except OSError as exc:
+        raise_machine_fault(exc, out)
+        raise
+
+
+def _write_results(
+    out: Path, po_list: POList, progress: Mapping[str, POProgress], base_url: str | None
+) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     header, rows = result_rows(po_list, progress, base_url=base_url)
     delimiter = po_list.delimiter if po_list.kind is InputKind.CSV else ","
@@ -164,8 +190,12 @@ def write_run_summary(
         workers=[dict(worker) for worker in workers],
     )
     payload = json.dumps(summary, indent=2, ensure_ascii=False, default=_json_default) + "\n"
-    out.mkdir(parents=True, exist_ok=True)
-    return _atomic_write(out / RUN_SUMMARY, lambda stream: stream.write(payload.encode()))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return _atomic_write(out / RUN_SUMMARY, lambda stream: stream.write(payload.encode()))
+    except OSError as exc:
+        raise_machine_fault(exc, out)
+        raise
 
 
 # --- rows ------------------------------------------------------------------------------------------------
@@ -260,6 +290,15 @@ def _write_xlsx(stream: IO[bytes], header: list[str], rows: list[list[Cell]]) ->
     workbook.save(stream)
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def _atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     temp = Path(temp_name)
@@ -268,13 +307,35 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())
-        try:
-            temp.replace(path)
-        except PermissionError:
-            # Windows refuses to replace a file another program (Excel) holds open: keep both.
-            path = path.with_name(f"{path.stem}-{iso_utc(utc_now()).replace(':', '')}{path.suffix}")
-            temp.replace(path)
+        temp.chmod(0o666 & ~_UMASK)  # mkstemp makes it private; results are an ordinary file
+        return _move_into_place(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    return path
+
+
+def _move_into_place(temp: Path, path: Path) -> Path:
+    """Replace `path` with `temp`; when another program holds `path` (Windows refuses to replace a file
+    Excel shows), try again a few times, then take the first free `name (n).ext` beside it."""
+    try:
+        for attempt in Retrying(
+            stop=stop_after_attempt(REPLACE_ATTEMPTS),
+            wait=wait_fixed(REPLACE_WAIT_S),
+            retry=retry_if_exception_type(PermissionError),
+            reraise=True,
+        ):
+            with attempt:
+                temp.replace(path)
+        return path
+    except PermissionError:
+        pass
+    for number in range(1, SIDE_COPIES + 1):
+        side = path.with_name(f"{path.stem} ({number}){path.suffix}")
+        try:
+            temp.replace(side)
+        except PermissionError:
+            continue
+        return side
+    raise PermissionError(
+        errno.EACCES, f"{path.name} and {SIDE_COPIES} copies beside it are held by another program", str(path)
+    )

@@ -15,8 +15,8 @@ import click
 from coupadl import __version__
 from coupadl.cli.display import format_window_table, make_console
 from coupadl.cli.exit_codes import ExitCode
-from coupadl.errors import CoupadlError, SetupError
-from coupadl.log import close_logging, configure_logging
+from coupadl.errors import CoupadlError, MachineFaultError, SetupError
+from coupadl.log import close_logging, configure_logging, log_path
 from coupadl.settings import MAX_WORKERS, MIN_WORKERS, BrowserKind, ProfilePolicy, Settings, load_settings
 
 __all__ = ["cli", "main"]
@@ -57,8 +57,16 @@ def _settings(**flags: Any) -> Settings:
 
 
 def _fail(message: str, code: ExitCode = ExitCode.SETUP) -> None:
-    click.echo(f"coupadl: error: {message}", err=True)
+    """One line on stderr (naming the log file once there is one), then exit with `code`."""
+    log = log_path()
+    where = f" (log: {log})" if log is not None else ""
+    click.echo(f"coupadl: error: {message}{where}", err=True)
     sys.exit(int(code))
+
+
+_verbose_option = click.option(
+    "-v", "--verbose", is_flag=True, help="show the log lines on the terminal (stderr) as they are written"
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,37 +80,53 @@ def cli() -> None:
 @_shared_options
 @click.option("--fresh", is_flag=True, default=None, help="ignore saved progress in --out and start over")
 @click.option("--quiet", is_flag=True, help="print only the final tables (for scripts)")
-def run(input_file: Path, quiet: bool, **flags: Any) -> None:
+@_verbose_option
+def run(input_file: Path, quiet: bool, verbose: bool, **flags: Any) -> None:
     """Download the attachments of every PO listed in INPUT (CSV or XLSX)."""
     from coupadl.batch import read_po_list
     from coupadl.cli.runner import BatchRun
 
-    console = make_console(quiet)
     try:
         settings = _settings(**flags)
         settings.require_base_url()
         po_list = read_po_list(input_file)
-        code = BatchRun(settings, po_list, console).execute()
+        batch = BatchRun(settings, po_list, make_console(quiet), tables=make_console(), verbose=verbose)
+        code = batch.execute()
     except SetupError as exc:
         _fail(str(exc))
         return
+    except MachineFaultError as exc:
+        _fail(f"stopped: {exc}", ExitCode.MACHINE_FAULT)
+        return
+    if batch.failure:
+        _fail(batch.failure, code)
     sys.exit(int(code))
 
 
 @cli.command()
 @_shared_options
-def check(**flags: Any) -> None:
+@_verbose_option
+def check(verbose: bool, **flags: Any) -> None:
     """Start the windows exactly as `run` would, verify each, print the report, clean up.
 
     Exits 0 only if every window verified.
     """
     from coupadl.batch.progress import state_dir
-    from coupadl.cli.runner import stop_on_signals
-    from coupadl.cli.wiring import build_launch, build_pool, build_profiles, build_verification
+    from coupadl.cli.runner import check_output_folder, stop_on_signals
+    from coupadl.cli.wiring import (
+        build_launch,
+        build_pool,
+        build_profiles,
+        build_verification,
+        check_base_profile,
+    )
 
     console = make_console()
     try:
         settings = _settings(**flags)
+        settings.require_base_url()
+        check_output_folder(settings.out.expanduser().resolve())
+        check_base_profile(settings)  # before any browser is probed
         launch = build_launch(settings)
         verification = build_verification(settings)
         profiles = build_profiles(settings, verification)
@@ -110,9 +134,9 @@ def check(**flags: Any) -> None:
         _fail(str(exc))
         return
     out = settings.out.expanduser().resolve()
-    configure_logging(state_dir(out) / "logs" / "check.jsonl", worker="main")
+    configure_logging(state_dir(out) / "logs" / "check.jsonl", worker="main", echo=verbose)
     try:
-        pool = build_pool(settings, launch, verification, profiles, out, None, options={})
+        pool = build_pool(settings, launch, verification, profiles, out, None, options={}, log_echo=verbose)
         with stop_on_signals(pool.request_stop):
             try:
                 reports = pool.start()
@@ -123,7 +147,10 @@ def check(**flags: Any) -> None:
     console.print(format_window_table(reports))
     verified = [r for r in reports.values() if r.get("verification", {}).get("status") == "success"]
     console.print(f"{len(verified)} of {len(reports)} windows verified")
-    sys.exit(int(ExitCode.OK if len(verified) == len(reports) else ExitCode.NO_WINDOW))
+    if len(verified) != len(reports):
+        missing = len(reports) - len(verified)
+        _fail(f"{missing} window(s) not verified: see the report above", ExitCode.NO_WINDOW)
+    sys.exit(int(ExitCode.OK))
 
 
 @cli.command()
@@ -134,7 +161,13 @@ def check(**flags: Any) -> None:
 @click.option("--browser-binary", type=click.Path(path_type=Path))
 @click.option("--driver", type=click.Path(path_type=Path))
 @click.option("--config", type=click.Path(path_type=Path))
-@click.option("--timeout", type=float, default=900.0, show_default=True, help="seconds to wait for sign-in")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=900.0,
+    show_default=True,
+    help="seconds to wait for sign-in",
+)
 @click.option(
     "--save-base-url",
     is_flag=True,
@@ -146,14 +179,18 @@ def login(timeout: float, save_base_url: bool, **flags: Any) -> None:
 
     try:
         settings = _settings(**flags, headless=False)
-        outcome = sign_in_interactively(settings, timeout=timeout)
+        outcome = sign_in_interactively(settings, timeout=timeout, console=make_console())
     except SetupError as exc:
         _fail(str(exc))
         return
+    if outcome.cancelled:
+        click.echo(outcome.message, err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))
+    if not outcome.signed_in:
+        _fail(outcome.message, ExitCode.NO_WINDOW)
     click.echo(outcome.message)
-    if outcome.signed_in:
-        _remember_base_url(settings, save_base_url)
-    sys.exit(int(ExitCode.OK if outcome.signed_in else ExitCode.NO_WINDOW))
+    _remember_base_url(settings, save_base_url)
+    sys.exit(int(ExitCode.OK))
 
 
 def _remember_base_url(settings: Settings, save: bool) -> None:
@@ -183,7 +220,7 @@ def _remember_base_url(settings: Settings, save: bool) -> None:
     show_default=True,
     help="folder for the demo's profile, PO list and output",
 )
-@click.option("--workers", type=int, default=3, show_default=True)
+@click.option("--workers", type=click.IntRange(MIN_WORKERS, MAX_WORKERS), default=3, show_default=True)
 @click.option("--visible", is_flag=True, help="show the windows")
 def demo(out: Path, workers: int, visible: bool) -> None:
     """The whole job end to end against the bundled Coupa-like site, with a freshly signed-in profile."""
@@ -195,11 +232,16 @@ def demo(out: Path, workers: int, visible: bool) -> None:
         _fail(str(exc))
         return
     from coupadl.cli.demo import run_demo
+    from coupadl.cli.runner import check_output_folder
 
     try:
+        check_output_folder(out.expanduser().resolve())  # before the site or any browser starts
         code = run_demo(out, workers=workers, headless=not visible, console=make_console())
     except SetupError as exc:
         _fail(str(exc))
+        return
+    except MachineFaultError as exc:
+        _fail(f"stopped: {exc}", ExitCode.MACHINE_FAULT)
         return
     sys.exit(int(code))
 
@@ -278,12 +320,30 @@ def main() -> None:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         sys.exit(int(ExitCode.INTERRUPTED))
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx is not None else "coupadl"
+        _fail(f"{exc.format_message()} (see `{command} --help`)")
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(int(ExitCode.SETUP))
+        _fail(exc.format_message())
+    except MachineFaultError as exc:
+        _fail(f"stopped: {exc}", ExitCode.MACHINE_FAULT)
     except CoupadlError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         sys.exit(int(ExitCode.INTERRUPTED))
+    except OSError as exc:  # at the edge (an unreadable path, a folder that cannot be made): one line
+        _fail(_os_error_line(exc), _os_error_code(exc))
     finally:
         close_logging()
+
+
+def _os_error_line(exc: OSError) -> str:
+    names = " -> ".join(str(name) for name in (exc.filename, exc.filename2) if name)
+    return f"{exc.strerror or exc}{': ' + names if names else ''}"
+
+
+def _os_error_code(exc: OSError) -> ExitCode:
+    import errno
+
+    machine = {errno.ENOSPC, errno.EROFS, errno.EIO, getattr(errno, "EDQUOT", errno.ENOSPC)}
+    return ExitCode.MACHINE_FAULT if exc.errno in machine else ExitCode.SETUP

@@ -112,8 +112,11 @@ class _WindowLine:
 class LiveProgress:
     """A progress bar (done / total, rate, ETA) and one live line per window, fed by `PoolEvent`s."""
 
-    def __init__(self, console: Console, total: int, letters: Mapping[int, str]) -> None:
+    def __init__(
+        self, console: Console, total: int, letters: Mapping[int, str], *, live: bool = True
+    ) -> None:
         self.console = console
+        self.live = live
         self.progress = Progress(
             TextColumn("[bold]POs"),
             BarColumn(),
@@ -141,7 +144,7 @@ class LiveProgress:
         return Group(*lines)
 
     def __enter__(self) -> LiveProgress:
-        if not self.console.quiet:
+        if self.live and not self.console.quiet:
             self._live = Live(self._render(), console=self.console, refresh_per_second=4, transient=False)
             self._live.__enter__()
         return self

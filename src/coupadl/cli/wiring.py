@@ -33,6 +33,7 @@ __all__ = [
     "build_verification",
     "check_base_profile",
     "handler_options",
+    "min_free_bytes",
     "repair_base_preferences",
 ]
 
@@ -86,6 +87,11 @@ def check_base_profile(settings: Settings) -> None:
     raise_for_status(get_base_profile_status(resolve_profile_dir(settings.profile), settings.profile_name))
 
 
+def min_free_bytes(settings: Settings) -> int:
+    """`min_free_space_mb` in bytes: below this much free on the `--out` disk the run stops (exit 4)."""
+    return int(settings.min_free_space_mb * 1_000_000)
+
+
 def handler_options(settings: Settings, out: Path) -> dict[str, Any]:
     """What the Coupa job needs in each worker (plain values, picklable)."""
     return {
@@ -98,6 +104,7 @@ def handler_options(settings: Settings, out: Path) -> dict[str, Any]:
         "requisition_fallback": settings.requisition_fallback,
         "download_mode": settings.download_mode,
         "download_concurrency": settings.download_concurrency,
+        "min_free_bytes": min_free_bytes(settings),
     }
 
 
@@ -111,6 +118,7 @@ def build_pool(
     *,
     handler: str = COUPA_HANDLER,
     options: dict[str, Any] | None = None,
+    log_echo: bool = False,
 ) -> PersistentWorkerPool:
     """A pool of `settings.workers` windows: A on the base under base-first, the rest on clones."""
     state = state_dir(out)
@@ -138,5 +146,6 @@ def build_pool(
         handler_options=config.handler_options,
         state_dir=state,
         profile_setup=profiles.worker_setup(),
+        log_echo=log_echo,
     )
     return PersistentWorkerPool(config, specs, on_event)

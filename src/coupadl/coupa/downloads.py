@@ -325,6 +325,8 @@ class AttachmentDownloader:
             raises `SessionExpiredError` when the site now asks for sign-in.
         clients: HTTP clients (default: the process's own, made on first use).
         health: Whether HTTP still serves in this process (default: the process's own).
+        check_machine: Called after a try failed (before any retry); raises `MachineFaultError` when the
+            disk is full or the output folder is gone, since a browser download only stalls then.
     """
 
     def __init__(
@@ -336,7 +338,9 @@ class AttachmentDownloader:
         reload: Callable[[POPage], POPage],
         clients: HttpClients | None = None,
         health: HttpHealth | None = None,
+        check_machine: Callable[[], None] | None = None,
     ) -> None:
+        self._check_machine = check_machine or (lambda: None)
         self._tab = tab
         self._folder = folder
         self._settings = settings
@@ -390,6 +394,7 @@ class AttachmentDownloader:
                         else:
                             saved, current = self._take_in_page(attachment, current)
                     except _TryFailed as exc:
+                        self._check_machine()
                         self._log.warning(
                             "attachment.failed",
                             attachment=attachment.name_hint,
@@ -527,6 +532,8 @@ class AttachmentDownloader:
                 attempt=retry_state.attempt_number,
                 reason=str(exc),
             )
+            if isinstance(exc, _TryFailed):
+                self._check_machine()  # with the partial file still there: it is what filled the disk
             self._clear_staging()
             if isinstance(exc, _TryFailed):
                 # Fetching in the page needs a URL; an attachment only a click reveals keeps being clicked.

@@ -7,6 +7,7 @@ What the caller should do about a problem is said by the exception raised:
 - `BrowserCrashedError`: propagated untouched; the pool restarts the window.
 - `RetryableTaskError`: a slow or broken page, or attachments that all failed to download; retry the PO.
 - `PermanentTaskError`: no retry can help.
+- `MachineFaultError`: the output disk is full or the output folder is gone; the whole run stops.
 
 Everything else ends in a result dict with a `POStatus` value.
 """
@@ -26,6 +27,7 @@ from coupadl.coupa.filenames import po_folder
 from coupadl.coupa.page import PROBE_JS, PageKind, POPage, classify_page
 from coupadl.coupa.po import PONumber, POStatus, parse_po_number, po_url
 from coupadl.errors import PermanentTaskError, RetryableTaskError, SessionExpiredError
+from coupadl.faults import check_folder, raise_machine_fault
 from coupadl.log import get_logger
 
 __all__ = ["JobOptions", "open_page", "process_po"]
@@ -49,6 +51,7 @@ class JobOptions:
         download_mode: `auto` (over HTTP with the window's session, in the page when refused), `http` or
             `browser`.
         download_concurrency: Files of one page fetched over HTTP at once.
+        min_free_bytes: Below this much free space on the output disk the run stops (`MachineFaultError`).
     """
 
     base_url: str
@@ -62,6 +65,7 @@ class JobOptions:
     retry_backoff: float = 0.5
     download_mode: DownloadMode = DownloadMode.AUTO
     download_concurrency: int = 3
+    min_free_bytes: int = 0
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> JobOptions:
@@ -84,6 +88,7 @@ class JobOptions:
                 retry_backoff=float(options.get("retry_backoff", 0.5)),
                 download_mode=DownloadMode(str(options.get("download_mode", DownloadMode.AUTO.value))),
                 download_concurrency=int(options.get("download_concurrency", 3)),
+                min_free_bytes=int(options.get("min_free_bytes", 0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PermanentTaskError(f"bad task options: {exc!r}") from exc
@@ -144,6 +149,10 @@ def _po_number(payload: Mapping[str, Any]) -> PONumber:
     raise PermanentTaskError(f"the task names no PO number: po={display!r} digits={digits!r}")
 
 
+STALLED_FREE_BYTES = 1 << 20
+"""A download that failed with less than this free on the output disk failed because the disk is full."""
+
+
 def process_po(tab: Any, payload: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
     """Download every attachment of one PO into `out_dir/<supplier>/<PO>`.
 
@@ -153,23 +162,44 @@ def process_po(tab: Any, payload: dict[str, Any], options: dict[str, Any]) -> di
             "saved": {attachment key: saved file name}, "attempt": 1}`; `saved` lists what earlier attempts
             or runs saved, which is not downloaded again.
         options: `{"base_url", "out_dir", "page_load_timeout", "download_timeout", "download_start_timeout",
-            "max_download_attempts", "requisition_fallback", "download_mode", "download_concurrency"}` (see
-            `JobOptions`).
+            "max_download_attempts", "requisition_fallback", "download_mode", "download_concurrency",
+            "min_free_bytes"}` (see `JobOptions`).
 
     Returns:
         `{"status", "supplier", "attachments_found", "attachments_downloaded", "attachment_names",
         "download_folder", "coupa_url", "error", "files"}`; `status` is a `POStatus` value, `files` lists
         the files saved by this call as `{"key", "name", "size", "sha256"}`.
 
+    An OS error that is a fault of the machine (disk full, output folder gone) becomes `MachineFaultError`,
+    which stops the run instead of failing the PO.
+
     Raises:
         SessionExpiredError: The site asked for sign-in.
         BrowserCrashedError: The browser died.
         RetryableTaskError: The page failed to load, or no attachment could be saved although some exist.
         PermanentTaskError: The payload or options are unusable.
+        MachineFaultError: The output disk is full or the output folder is gone.
     """
+    opts = JobOptions.from_mapping(options)
+    try:
+        _check_disk(opts, opts.min_free_bytes)
+        return _process_po(tab, payload, opts)
+    except OSError as exc:
+        raise_machine_fault(exc, opts.out_dir)
+        raise
+
+
+def _check_disk(opts: JobOptions, min_free_bytes: int) -> None:
+    """Raise `MachineFaultError` when the output disk has less than `min_free_bytes` free. A missing output
+    folder is made when the first file is saved; the supervisor watches for one that disappears."""
+    if opts.out_dir.is_dir():
+        check_folder(opts.out_dir, min_free_bytes=min_free_bytes)
+
+
+def _process_po(tab: Any, payload: dict[str, Any], opts: JobOptions) -> dict[str, Any]:
+    """The work of `process_po`, with validated options."""
     log = get_logger()
     started = time.monotonic()
-    opts = JobOptions.from_mapping(options)
     po = _po_number(payload)
     url = str(payload.get("url") or po_url(opts.base_url, po))
     saved_before = {str(k): str(v) for k, v in (payload.get("saved") or {}).items() if v}
@@ -203,7 +233,10 @@ def process_po(tab: Any, payload: dict[str, Any], options: dict[str, Any]) -> di
             raise RetryableTaskError(f"{stale.url} showed an error page on reload: {fresh.error_text}")
         return fresh
 
-    downloader = AttachmentDownloader(tab, folder, settings, reload=reload)
+    def check_machine() -> None:
+        _check_disk(opts, max(opts.min_free_bytes, STALLED_FREE_BYTES))
+
+    downloader = AttachmentDownloader(tab, folder, settings, reload=reload, check_machine=check_machine)
     report = DownloadReport()
     found: set[str] = set()
 

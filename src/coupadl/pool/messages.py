@@ -32,6 +32,8 @@ class FailureKind(StrEnum):
     PERMANENT = "permanent"  # fail the task now
     SESSION_EXPIRED = "session_expired"  # the window is signed out: requeue, never fail the task
     WINDOW_CRASHED = "window_crashed"  # the browser died: restart the worker, requeue the task
+    FATAL = "fatal"  # the machine failed (disk full, folder gone): no task can succeed; stop the whole run,
+    # the task goes back untouched (its attempt does not count)
 
 
 @dataclass(frozen=True)

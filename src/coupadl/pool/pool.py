@@ -8,7 +8,13 @@ knows at every moment which task each worker holds. Crash recovery is "reclaim w
 * a task that runs longer than `task_timeout` has its worker's process tree ended and is treated the same way;
 * a signed-out window (session expired) gets one restart; its task goes back without counting an attempt.
   When no worker is left, the remaining tasks stay pending — never failed;
-* memory: above `memory_threshold` of RAM, the heaviest worker is restarted between two of its tasks.
+* memory: above `memory_threshold` of RAM, the heaviest worker is restarted between two of its tasks;
+* a fault outside every task (`FailureKind.FATAL` from a worker, or `abort()` from the caller, e.g. a full
+  disk) stops the run at once: nothing more is handed out, tasks in flight go back unfinished, and `fault`
+  says why.
+
+While `run` works it emits a `tick` event every `tick_interval` seconds, so the caller can do periodic work
+(e.g. rewrite a results file) on the supervisor's thread.
 """
 
 from __future__ import annotations
@@ -87,6 +93,7 @@ class PoolConfig:
     shutdown_timeout: float = 60.0
     start_timeout: float = 240.0
     window_budget_s: float = 180.0
+    tick_interval: float = 1.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.worker_count <= 8:
@@ -156,6 +163,8 @@ class PersistentWorkerPool:
         self._start_deadline = float("inf")
         self._any_verified = False
         self.driver_fault = ""  # a window's reason when the driver cannot drive this browser
+        self._last_tick = 0.0
+        self.fault: str | None = None
         self.outcomes: dict[str, TaskOutcome] = {}
         self.log = get_logger("coupadl.pool")
 
@@ -248,6 +257,16 @@ class PersistentWorkerPool:
             self._force = True
         self._stop_requested = True
 
+    def abort(self, reason: str) -> None:
+        """Stop the run at once because of a fault no task can get past (a full disk): hand out nothing
+        more; tasks in flight stay unfinished (see `pending_tasks`); `close()` ends the workers as usual.
+        The first reason is kept in `fault`."""
+        if self.fault is None:
+            self.fault = reason
+            self.log.error("run stopped by a fault", reason=reason)
+            self._emit("pool_fault", None, reason=reason)
+        self._stop_requested = True
+
     # --- the run ----------------------------------------------------------------------------------
 
     def run(self, tasks: Iterable[Task]) -> dict[str, TaskOutcome]:
@@ -259,9 +278,10 @@ class PersistentWorkerPool:
         self._queue.extend(tasks)
         drain_deadline: float | None = None
         while True:
-            if self._force:
+            if self._force or self.fault is not None:
                 break
             self._pump(timeout=0.05)
+            self._tick()
             if self.state is PoolState.READY:
                 self._set_state(PoolState.PROCESSING)
             self._reap_dead()
@@ -284,6 +304,12 @@ class PersistentWorkerPool:
                 break
             self._dispatch()
         return self.outcomes
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if now - self._last_tick >= self.config.tick_interval:
+            self._last_tick = now
+            self._emit("tick")
 
     def pending_tasks(self) -> list[Task]:
         """Tasks not finished: still queued or in flight when the run stopped."""
@@ -372,6 +398,13 @@ class PersistentWorkerPool:
             return  # the worker exits; _reap_dead decides on its restart
         if msg.kind is FailureKind.WINDOW_CRASHED:
             return  # the worker exits; _reap_dead reclaims the task
+        if msg.kind is FailureKind.FATAL:
+            # The machine, not the task: it goes back uncounted and the whole run stops.
+            worker.task = None
+            worker.set(WorkerStatus.IDLE)
+            self._queue.appendleft(Task(task.task_id, task.payload, task.attempts - 1))
+            self.abort(msg.message)
+            return
         worker.task = None
         worker.set(WorkerStatus.IDLE)
         self._retry_or_fail(task, worker.worker_id, msg.message, permanent=msg.kind is FailureKind.PERMANENT)
@@ -379,6 +412,10 @@ class PersistentWorkerPool:
     def _retry_or_fail(
         self, task: Task, worker_id: int | None, error: str, *, permanent: bool = False
     ) -> None:
+        if self.fault is not None:
+            # Once the machine failed, a task's error is most likely that fault again: never fail it for it.
+            self._queue.append(task)
+            return
         if permanent or task.attempts >= self.config.max_task_attempts:
             self._finish(TaskOutcome(task.task_id, worker_id, task.attempts, error=error))
         else:
@@ -546,6 +583,7 @@ def default_worker_specs(
     state_dir: Path,
     profile_setup: dict[str, Any],
     window_budget_s: float = 180.0,
+    log_echo: bool = False,
 ) -> list[WorkerSpec]:
     """Specs for windows A..N: A on the base under `base_first`, the rest (or all) on clones."""
     specs = []
@@ -567,6 +605,7 @@ def default_worker_specs(
                 profile_setup=profile_setup,
                 log_file=state_dir / "logs" / f"window-{letter}.jsonl",
                 window_budget_s=window_budget_s,
+                log_echo=log_echo,
             )
         )
     return specs

@@ -30,6 +30,7 @@ from coupadl.browser.window import VerifiedWindow, WindowReport
 from coupadl.errors import (
     CoupadlError,
     DriverError,
+    MachineFaultError,
     PermanentTaskError,
     ProfileOperationError,
     RetryableTaskError,
@@ -87,6 +88,7 @@ class WorkerSpec:
     handler_options: dict[str, Any] = field(default_factory=dict)
     log_file: Path | None = None
     window_budget_s: float = 180.0
+    log_echo: bool = False  # log lines on the terminal too (`-v`)
 
     @property
     def letter(self) -> str:
@@ -197,6 +199,8 @@ class _WorkerRuntime:
             self._error(msg, FailureKind.RETRYABLE, str(exc))
         except PermanentTaskError as exc:
             self._error(msg, FailureKind.PERMANENT, str(exc))
+        except MachineFaultError as exc:
+            self._error(msg, FailureKind.FATAL, str(exc))
         except Exception as exc:
             self.log.exception("handler failed")
             if not session.is_alive():
@@ -301,7 +305,7 @@ def worker_main(spec: WorkerSpec, inbox: Any, outbox: Any, clone_slots: Any) -> 
         with contextlib.suppress(OSError):
             os.setsid()  # own process group: the terminal's Ctrl+C goes to the supervisor only
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    configure_logging(spec.log_file, worker=spec.letter)
+    configure_logging(spec.log_file, worker=spec.letter, echo=spec.log_echo)
     runtime = _WorkerRuntime(spec, outbox, clone_slots)
 
     def on_term(_signum: int, _frame: Any) -> None:

@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import os
+import shutil
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 from coupadl.batch.input import POList, read_po_list
 from coupadl.batch.progress import POOutcome, POProgress, ProgressStore
 from coupadl.batch.results import (
+    REPLACE_ATTEMPTS,
     RESULT_COLUMNS,
     result_rows,
     tally,
@@ -22,6 +25,7 @@ from coupadl.batch.results import (
     write_run_summary,
 )
 from coupadl.coupa.po import POStatus
+from coupadl.errors import MachineFaultError
 
 BASE = "https://acme.coupahost.com"
 
@@ -29,6 +33,17 @@ BASE = "https://acme.coupahost.com"
 def _csv_input(tmp_path: Path, text: str, delimiter: str = ",") -> POList:
     path = tmp_path / "pos.csv"
     path.write_text(text.replace(",", delimiter), encoding="utf-8")
+    return read_po_list(path)
+
+
+def _xlsx_input(tmp_path: Path) -> POList:
+    path = tmp_path / "pos.xlsx"
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["PO_NUMBER"])
+    sheet.append(["PO100001"])
+    workbook.save(path)
     return read_po_list(path)
 
 
@@ -234,27 +249,117 @@ def test_failed_write_keeps_the_old_file_and_no_temp(tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(os, "fsync", explode)
     progress = _progress(tmp_path, po_list, {"100001": POOutcome(status=POStatus.COMPLETED)})
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(MachineFaultError, match=f"disk holding {out} is full") as caught:
         write_results(out, po_list, progress)
+    assert caught.value.folder == str(out)
     assert (out / "results.csv").read_bytes() == before
     assert sorted(p.name for p in out.iterdir()) == ["results.csv"]
 
 
-def test_file_held_open_elsewhere_gets_a_sibling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _refuse_replace(
+    monkeypatch: pytest.MonkeyPatch, names: set[str], *, times: int | None = None
+) -> list[str]:
+    """Make `os.replace` onto the files called `names` fail as Windows does when Excel holds them open
+    (`times` times, or always); returns the names of the refused tries."""
+    real_replace = os.replace
+    refused: list[str] = []
+
+    def replace(src: object, dst: object, *args: object, **kwargs: object) -> None:
+        name = Path(str(dst)).name
+        if name in names and (times is None or len(refused) < times):
+            refused.append(name)
+            raise PermissionError(13, "The process cannot access the file because it is being used")
+        real_replace(src, dst, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", replace)
+    return refused
+
+
+def test_locked_results_are_retried_then_written_beside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     po_list = _csv_input(tmp_path, "PO_NUMBER\nPO100001\n")
     out = tmp_path / "out"
     write_results(out, po_list, {})
-    real_replace = Path.replace
+    before = (out / "results.csv").read_bytes()
+    refused = _refuse_replace(monkeypatch, {"results.csv"})
+    progress = _progress(tmp_path, po_list, {"100001": POOutcome(status=POStatus.COMPLETED)})
 
-    def refuse_results(self: Path, target: Path) -> Path:
-        if Path(target).name == "results.csv":
-            raise PermissionError(13, "The process cannot access the file")
-        return real_replace(self, target)
+    (written,) = write_results(out, po_list, progress)
 
-    monkeypatch.setattr(Path, "replace", refuse_results)
+    assert refused == ["results.csv"] * REPLACE_ATTEMPTS
+    assert written == out / "results (1).csv"
+    assert (out / "results.csv").read_bytes() == before  # the open file is left as it is
+    assert "COMPLETED" in written.read_text(encoding="utf-8-sig")
+    assert {p.name for p in out.iterdir()} == {"results.csv", "results (1).csv"}
+
+
+def test_a_copy_beside_that_is_locked_too_takes_the_next_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    po_list = _csv_input(tmp_path, "PO_NUMBER\nPO100001\n")
+    out = tmp_path / "out"
+    write_results(out, po_list, {})
+    write_results(out, po_list, {})
+    (out / "results (1).csv").write_text("opened in Excel", encoding="utf-8")
+    _refuse_replace(monkeypatch, {"results.csv", "results (1).csv"})
+
     (written,) = write_results(out, po_list, {})
-    assert written.name.startswith("results-") and written.suffix == ".csv"
-    assert {p.name for p in out.iterdir()} == {"results.csv", written.name}
+
+    assert written.name == "results (2).csv"
+    assert (out / "results (1).csv").read_text(encoding="utf-8") == "opened in Excel"
+
+
+def test_a_lock_released_while_retrying_writes_the_file_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    po_list = _csv_input(tmp_path, "PO_NUMBER\nPO100001\n")
+    out = tmp_path / "out"
+    write_results(out, po_list, {})
+    refused = _refuse_replace(monkeypatch, {"results.csv"}, times=2)
+    progress = _progress(tmp_path, po_list, {"100001": POOutcome(status=POStatus.COMPLETED)})
+
+    (written,) = write_results(out, po_list, progress)
+
+    assert len(refused) == 2
+    assert written == out / "results.csv"
+    assert "COMPLETED" in written.read_text(encoding="utf-8-sig")
+    assert sorted(p.name for p in out.iterdir()) == ["results.csv"]
+
+
+def test_locked_xlsx_gets_its_own_copy_beside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    po_list = _xlsx_input(tmp_path)
+    out = tmp_path / "out"
+    write_results(out, po_list, {})
+    _refuse_replace(monkeypatch, {"results.xlsx"})
+
+    written = write_results(out, po_list, {})
+
+    assert [p.name for p in written] == ["results.csv", "results (1).xlsx"]
+    assert openpyxl.load_workbook(written[1]).sheetnames
+
+
+def test_a_really_unreplaceable_file_gets_a_copy_beside(tmp_path: Path) -> None:
+    """An immutable file (chattr +i) refuses a rename onto it even to root, as Windows refuses to replace a
+    file Excel holds open: no patching, the real system call fails."""
+    chattr = shutil.which("chattr")
+    if chattr is None:
+        pytest.skip("chattr is not installed")
+    po_list = _csv_input(tmp_path, "PO_NUMBER\nPO100001\n")
+    out = tmp_path / "out"
+    write_results(out, po_list, {})
+    locked = out / "results.csv"
+    before = locked.read_bytes()
+    if subprocess.run([chattr, "+i", str(locked)], capture_output=True, check=False).returncode != 0:
+        pytest.skip("this file system has no immutable attribute")
+    try:
+        progress = _progress(tmp_path, po_list, {"100001": POOutcome(status=POStatus.COMPLETED)})
+        (written,) = write_results(out, po_list, progress)
+        assert written == out / "results (1).csv"
+        assert locked.read_bytes() == before
+        assert not [p for p in out.iterdir() if p.name.startswith(".")], "a temp file was left"
+    finally:
+        subprocess.run([chattr, "-i", str(locked)], check=True)
 
 
 def test_tally_counts_each_po_once(tmp_path: Path) -> None:
@@ -309,3 +414,33 @@ def test_run_summary_while_running(tmp_path: Path) -> None:
     summary = json.loads(path.read_text(encoding="utf-8"))
     assert summary["finished_at"] is None
     assert summary["totals"] == {"PENDING": 3}
+
+
+def test_a_folder_nothing_can_be_written_in_raises_and_keeps_the_old_file(tmp_path: Path) -> None:
+    """An immutable folder (chattr +i, binding root too) takes no temp file: the error is raised for the run
+    to report (it is not a fault of the machine: the disk is fine), and the old results stay as they were."""
+    chattr = shutil.which("chattr")
+    if chattr is None:
+        pytest.skip("chattr is not installed")
+    po_list = _csv_input(tmp_path, "PO_NUMBER\nPO100001\n")
+    out = tmp_path / "out"
+    write_results(out, po_list, {})
+    before = (out / "results.csv").read_bytes()
+    if subprocess.run([chattr, "+i", str(out)], capture_output=True, check=False).returncode != 0:
+        pytest.skip("this file system has no immutable attribute")
+    try:
+        with pytest.raises(PermissionError):
+            write_results(out, po_list, {})
+        assert sorted(p.name for p in out.iterdir()) == ["results.csv"]
+        assert (out / "results.csv").read_bytes() == before
+    finally:
+        subprocess.run([chattr, "-i", str(out)], check=True)
+
+
+def test_results_are_an_ordinary_file_not_a_private_temp_file(tmp_path: Path) -> None:
+    po_list = _csv_input(tmp_path, "PO_NUMBER\nPO100001\n")
+    out = tmp_path / "out"
+    (written,) = write_results(out, po_list, {})
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert written.stat().st_mode & 0o777 == 0o666 & ~mask

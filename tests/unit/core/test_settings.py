@@ -198,3 +198,25 @@ def test_saving_the_base_url_keeps_other_keys_and_comments(
     table.write_text("[coupadl]\nworkers = 2\n")
     save_setting(table, "base_url", "https://t.coupahost.com")
     assert load_config({"config": table}).settings.base_url == "https://t.coupahost.com"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://x/user/home", "https://acme.coupahost.com/order_headers", "https://a.b?x=1", "https://a.b#f"],
+)
+def test_base_url_must_be_the_host_alone(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"--base-url .* must be the Coupa host alone"):
+        load_settings({"base_url": url})
+
+
+def test_base_url_keeps_a_port_and_drops_a_trailing_slash() -> None:
+    assert load_settings({"base_url": "http://127.0.0.1:8080/"}).base_url == "http://127.0.0.1:8080"
+
+
+def test_run_time_settings_have_defaults_and_bounds() -> None:
+    settings = load_settings({})
+    assert (settings.results_interval, settings.min_free_space_mb) == (30.0, 16.0)
+    with pytest.raises(ConfigError, match="results-interval"):
+        load_settings({"results_interval": 0})
+    with pytest.raises(ConfigError, match="min-free-space-mb"):
+        load_settings({"min_free_space_mb": -1})

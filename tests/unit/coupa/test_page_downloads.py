@@ -22,7 +22,7 @@ from coupadl.coupa.downloads import (
     disposition_filename,
 )
 from coupadl.coupa.page import Attachment, PageKind, POPage, Trigger
-from coupadl.errors import SessionExpiredError
+from coupadl.errors import MachineFaultError, SessionExpiredError
 
 PAGE_URL = "https://acme.coupahost.com/order_headers/15262984"
 FILE_URL = "https://acme.coupahost.com/attachment/attachment_file/type/1/quote.pdf"
@@ -300,3 +300,36 @@ def test_settings_are_validated() -> None:
 )
 def test_disposition_filename(header: str, name: str) -> None:
     assert disposition_filename(header) == name
+
+
+# --- a full disk ------------------------------------------------------------------------------------------
+
+
+def test_a_stall_on_a_full_disk_stops_at_the_first_failed_try(staging: Path, folder: Path) -> None:
+    """A browser download only stalls when the disk is full; the machine check after the failed try turns
+    that into `MachineFaultError` at once (no retries, no failed PO), and the partial file is deleted."""
+    tab = FakeTab(staging, [write("quote.pdf.crdownload", b"half"), write("quote.pdf", b"whole")])
+    seen: list[list[str]] = []
+
+    def disk_full() -> None:
+        seen.append(sorted(p.name for p in staging.iterdir()))
+        raise MachineFaultError("the disk holding /out is full (0.0 MB free)", folder="/out")
+
+    downloader = AttachmentDownloader(tab, folder, FAST, reload=no_reload, check_machine=disk_full)
+    with pytest.raises(MachineFaultError, match="is full"):
+        downloader.download_page(po_page(attachment()), {})
+    assert seen == [["quote.pdf.crdownload"]], "checked once, with the partial file still there"
+    assert len(tab.triggers) == 1
+    assert list(staging.iterdir()) == [], "the partial file is deleted on the way out"
+    assert not folder.exists()
+
+
+def test_a_machine_check_that_passes_lets_the_retries_go_on(staging: Path, folder: Path) -> None:
+    tab = FakeTab(staging, [write("quote.pdf.crdownload", b"half"), write("quote.pdf", b"whole")])
+    checks: list[int] = []
+    downloader = AttachmentDownloader(
+        tab, folder, FAST, reload=no_reload, check_machine=lambda: checks.append(1)
+    )
+    report = downloader.download_page(po_page(attachment()), {})
+    assert [s.name for s in report.saved] == ["quote.pdf"]
+    assert checks == [1]
