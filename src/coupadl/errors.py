@@ -28,6 +28,7 @@ CoupadlError                        root: catch this to catch everything of ours
 └── TaskError                       one task (PO) went wrong; the window is fine
     ├── RetryableTaskError          worth another try (a download that failed, a script error)
     │   └── OperationTimeoutError   the browser did not finish in time (a page, a script)
+    ├── ThrottledError              the site asked to slow down: try again later, the attempt is not spent
     └── PermanentTaskError          no retry can help (malformed page, file rejected)
 ```
 
@@ -62,6 +63,7 @@ __all__ = [
     "SessionExpiredError",
     "SetupError",
     "TaskError",
+    "ThrottledError",
     "VerificationError",
     "VerificationTimeoutException",
     "WindowError",
@@ -194,3 +196,16 @@ class OperationTimeoutError(RetryableTaskError):
 
 class PermanentTaskError(TaskError):
     """No retry can help; the task is failed at once."""
+
+
+class ThrottledError(TaskError):
+    """The site answered "too many requests": the task goes back to the queue without spending an attempt,
+    and no window takes another task before `retry_after_s` seconds have passed.
+
+    Attributes:
+        retry_after_s: How long to hold off, in seconds (from the site's `Retry-After`, else a back-off).
+    """
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(0.0, float(retry_after_s))

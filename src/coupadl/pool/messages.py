@@ -32,6 +32,7 @@ class FailureKind(StrEnum):
     PERMANENT = "permanent"  # fail the task now
     SESSION_EXPIRED = "session_expired"  # the window is signed out: requeue, never fail the task
     WINDOW_CRASHED = "window_crashed"  # the browser died: restart the worker, requeue the task
+    THROTTLED = "throttled"  # retry after `retry_after_s` without spending the attempt; every worker waits
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,11 @@ class TaskDone:
 
 @dataclass(frozen=True)
 class TaskError:
-    """The handler (or the window under it) failed; `kind` says what to do."""
+    """The handler (or the window under it) failed; `kind` says what to do (`retry_after_s`: for
+    `THROTTLED`, how long no worker may take a task)."""
 
     worker_id: int
     task_id: str
     kind: FailureKind
     message: str
+    retry_after_s: float = 0.0

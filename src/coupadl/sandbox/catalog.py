@@ -58,6 +58,8 @@ class ServedFile:
         quoted = quote(self.name, safe="")
         if self.attachment.form in ("button_span", "anchor_download_attr"):
             return f"/attachment/attachment_file/type/{self.attachment_id}/{quoted}"
+        if self.attachment.form == "role_button_ancestor":
+            return f"/attachment/attachment_file/file/{self.attachment_id}/{quoted}"
         if self.attachment.form == "filename_query":
             return f"/attachments/{self.attachment_id}/download?filename={quoted}"
         return f"/attachments/{self.attachment_id}/download"
