@@ -495,6 +495,7 @@ def _demo_scenario() -> Scenario:
                     att("specs.pdf", size=21_000, form="filename_query"),
                     att("picture.png", size=64_000, form="anchor_download_attr"),
                     att("notes.txt", content=b"Deliver to gate 4, ask for Ms. Jensen.\n", form="button_span"),
+                    att("delivery schedule.xlsx", size=11_000, form="role_button_ancestor"),
                 ],
             ),
             po("16895342", "Wayne Enterprises", requisition=req("5001300")),

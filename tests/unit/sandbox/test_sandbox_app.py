@@ -205,7 +205,7 @@ def test_unknown_po_is_a_200_oops_page(signed_in: FlaskClient, number: str) -> N
     response = signed_in.get(f"/order_headers/{number}")
     assert response.status_code == 200
     assert (
-        '<div class="flash_error" id="flash_error">Oops! We couldn\'t find what you wanted</div>'
+        '<div class="flash_error" id="flash_error">Oops! We couldn&#39;t find what you wanted</div>'
         in response.text
     )
     assert "<h1>Oops</h1>" in response.text
