@@ -134,16 +134,23 @@ def _strings(value: Any, default: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def open_page(
-    tab: Any, url: str, *, opts: JobOptions, po_digits: str, expected: Expected | None = None
+    tab: Any,
+    url: str,
+    *,
+    po_digits: str,
+    opts: JobOptions | None = None,
+    expected: Expected | None = None,
+    timeout: float | None = None,
 ) -> POPage:
     """Open `url` in `tab`, let it settle (without holding it for the quiet time) and judge it.
 
     Args:
         tab: The task's `coupadl.browser.session.Tab`.
         url: The PO or requisition page.
-        opts: The job's options (timeouts, texts).
         po_digits: The PO being processed.
+        opts: The job's options (timeouts, texts); default options when None.
         expected: The page asked for; where the browser landed is checked against it.
+        timeout: Page-load timeout in seconds (overrides `opts.page_load_timeout`).
 
     Returns:
         The probed page: content (maybe not settled: see `POPage.settle`), Coupa's not-found page or
@@ -154,7 +161,8 @@ def open_page(
         ThrottledError: HTTP 429.
         RetryableTaskError: The page did not load, is empty, or is a server error page.
     """
-    final = tab.get(url, opts.page_load_timeout)
+    opts = opts or JobOptions(base_url="", out_dir=Path())
+    final = tab.get(url, timeout if timeout is not None else opts.page_load_timeout)
     marker = secrets.token_hex(8)
     page = settle_page(
         tab,
@@ -215,9 +223,9 @@ def confirm_none(tab: Any, page: POPage, *, opts: JobOptions, po_digits: str, ex
     return page
 
 
-def _none_evidence(page: POPage) -> str:
-    s = page.settle
-    return f"document complete, nothing loading, no attachment for {s.quiet_s:.1f} s"
+def _none_evidence(opts: JobOptions) -> str:
+    """What proved a page has no attachment (`confirm_none` checked it)."""
+    return f"settled (document complete, nothing loading, no attachment for {opts.settle_quiet:g} s)"
 
 
 def _record_number(url: str) -> str:
@@ -313,7 +321,7 @@ def process_po(tab: Any, payload: dict[str, Any], options: dict[str, Any]) -> di
     downloader = AttachmentDownloader(tab, folder, settings, reload=reload)
     report = DownloadReport()
     found: set[str] = set()
-    evidence = [f"PO {po.digits}: {_none_evidence(page)}"]
+    evidence = [f"PO {po.digits}: {_none_evidence(opts)}"]
 
     def take(source: POPage) -> None:
         fresh = tuple(a for a in source.attachments if a.key not in found)
@@ -346,7 +354,7 @@ def process_po(tab: Any, payload: dict[str, Any], options: dict[str, Any]) -> di
                 raise RetryableTaskError(f"requisition {number}: {reason}")
             if not requisition.attachments:
                 requisition = confirm_none(tab, requisition, opts=opts, po_digits=po.digits, expected=wanted)
-                evidence.append(f"requisition {number}: {_none_evidence(requisition)}")
+                evidence.append(f"requisition {number}: {_none_evidence(opts)}")
             take(requisition)
 
     result["attachments_found"] = len(found)

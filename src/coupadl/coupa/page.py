@@ -169,7 +169,12 @@ const st = window.__coupadlSettle || (window.__coupadlSettle = {sig: null, since
 const lowered = loadingTexts.map(t => t.toLowerCase());
 const loadingNow = () => {
   const reasons = [];
-  document.querySelectorAll(areaSelector).forEach(area => {
+  // The outermost attachment areas only (one reason per area), never the whole page.
+  const areas = [...document.querySelectorAll(areaSelector)].filter(el =>
+    el !== document.body && el !== document.documentElement &&
+    !(el.parentElement && el.parentElement.closest(areaSelector) &&
+      el.parentElement.closest(areaSelector) !== document.body));
+  areas.forEach(area => {
     if (reasons.length >= 3) return;
     const name = area.id ? '#' + area.id : area.tagName.toLowerCase() +
       (area.classList.length ? '.' + area.classList[0] : '');
