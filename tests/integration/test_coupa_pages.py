@@ -117,7 +117,7 @@ def test_attachments_inserted_after_load_are_all_saved(
 @pytest.mark.parametrize(
     ("sign", "reason"),
     [
-        ("placeholder", '"Loading attachments..." in #attachments'),
+        ("placeholder", "'Loading attachments...' in #attachments"),
         ("spinner", "a spinner in #attachments"),
         ("aria_busy", "aria-busy on #attachments"),
     ],

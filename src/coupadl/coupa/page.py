@@ -188,7 +188,7 @@ const loadingNow = () => {
       if (el.children.length || el.closest('a, [role=button], [data-coupadl-ref], [data-url]')) continue;
       const t = (el.textContent || '').trim().toLowerCase();
       if (t && t.length <= 80 && lowered.some(w => t.startsWith(w))) {
-        reasons.push('"' + el.textContent.trim().slice(0, 40) + '" in ' + name); return;
+        reasons.push("'" + el.textContent.trim().slice(0, 40) + "' in " + name); return;
       }
     }
   });
