@@ -126,7 +126,7 @@ _ATTACHMENT_LIST = """
     {% elif a.form == "filename_query" %}
     <li class="attachment"><a href="{{ f.path }}">{{ a.shown_label }}</a></li>
     {% elif a.form == "role_button_ancestor" %}
-    <li class="attachment-row" data-download-url="{{ f.path }}"><div class="file-cell">
+    <li class="attachment attachment-row" data-download-url="{{ f.path }}"><div class="file-cell">
       <span role="button" tabindex="0" aria-label="{{ a.name }} file attachment">{{ a.shown_label }}</span>
     </div></li>
     {% endif %}
