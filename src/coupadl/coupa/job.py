@@ -359,7 +359,13 @@ def process_po(tab: Any, payload: dict[str, Any], options: dict[str, Any]) -> di
 
     result["attachments_found"] = len(found)
     if not found:
-        log.info("po.no_attachments", url=url, requisitions=len(page.requisitions))
+        log.info(
+            "po.no_attachments",
+            url=url,
+            requisitions=len(page.requisitions),
+            settle_s=round(page.settle.waited_s, 3),
+            seconds=round(time.monotonic() - started, 3),
+        )
         result.update(status=POStatus.NO_ATTACHMENTS.value, error="; ".join(evidence))
         return result
     result.update(
@@ -376,6 +382,7 @@ def process_po(tab: Any, payload: dict[str, Any], options: dict[str, Any]) -> di
         skipped=len(report.skipped),
         failed=len(report.failed),
         seconds=round(time.monotonic() - started, 3),
+        settle_s=round(page.settle.waited_s, 3),  # what waiting for the page to settle cost this PO
     )
     if not report.failed:
         result["status"] = POStatus.COMPLETED.value

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from coupadl.cli.wiring import handler_options
 from coupadl.coupa.job import JobOptions
 from coupadl.coupa.page import (
     ERROR_TEXTS,
@@ -19,8 +21,8 @@ from coupadl.coupa.page import (
     is_file_url,
     parse_retry_after,
 )
-from coupadl.errors import PermanentTaskError, TaskError, ThrottledError
-from coupadl.settings import DEFAULT_PAGE_ERROR_TEXTS, Settings
+from coupadl.errors import ConfigError, PermanentTaskError, TaskError, ThrottledError
+from coupadl.settings import DEFAULT_PAGE_ERROR_TEXTS, Settings, load_settings
 
 HOST = "https://acme.coupahost.com"
 PAGE = f"{HOST}/order_headers/15262984"
@@ -323,3 +325,19 @@ def test_role_button_with_the_url_on_an_ancestor_is_clicked() -> None:
     assert attachment.trigger is Trigger.CLICK
     assert attachment.ref == "7"
     assert attachment.name_hint == "example.eml"
+
+
+def test_page_settings_come_from_the_config_file_and_reach_the_job(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        'settle_quiet = 1.5\nsettle_timeout = 9\n[page_error_texts]\nen = ["Oops"]\n'
+        'nl = ["Oeps! We konden"]\n',
+        encoding="utf-8",
+    )
+    settings = load_settings({"config": str(config), "base_url": HOST})
+    assert settings.page_error_texts == {"en": ("Oops",), "nl": ("Oeps! We konden",)}
+    opts = JobOptions.from_mapping(handler_options(settings, tmp_path))
+    assert opts.error_texts == ("Oops", "Oeps! We konden")
+    assert (opts.settle_quiet, opts.settle_timeout) == (1.5, 9.0)
+    with pytest.raises(ConfigError, match="settle-timeout"):
+        load_settings({"settle_timeout": 0})
