@@ -2,7 +2,8 @@
 
 Usage: python bench/run.py [--repeats 3]
 Prints POs per minute end to end (process start to exit) and excluding window start-up (first window
-ready to last PO done, from `<out>/.coupadl/logs/`).
+ready to last PO done, from `<out>/.coupadl/logs/`), and what waiting for pages to settle cost per PO with
+attachments (median and worst of the `settle_s` the job logs with each `po.done`).
 """
 
 from __future__ import annotations
@@ -54,8 +55,28 @@ def working_span(out: Path) -> float:
     return max(done) - min(ready) if ready and done else float("nan")
 
 
+def settle_costs(out: Path) -> list[float]:
+    """Seconds each PO with attachments spent waiting for its page to settle (from the window logs)."""
+    costs = []
+    for log in (out / ".coupadl" / "logs").glob("window-*.jsonl"):
+        for line in log.read_text(encoding="utf-8").splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("event") == "po.done" and isinstance(event.get("settle_s"), int | float):
+                costs.append(float(event["settle_s"]))
+    return costs
+
+
 def run_coupadl(
-    server: SandboxServer, profile: Path, root: Path, po_csv: Path, workers: int, executables: object
+    server: SandboxServer,
+    profile: Path,
+    root: Path,
+    po_csv: Path,
+    workers: int,
+    executables: object,
+    settle: list[float] | None = None,
 ) -> tuple[float, float]:
     work = Path(tempfile.mkdtemp(prefix="cb-", dir="/tmp"))
     try:
@@ -91,6 +112,8 @@ def run_coupadl(
         if proc.returncode != 0:
             raise SystemExit(f"coupadl exit {proc.returncode}: {proc.stderr[-2000:]}")
         span = working_span(out)
+        if settle is not None:
+            settle.extend(settle_costs(out))
         keep = root / f"logs-w{workers}-{int(time.time())}"
         shutil.copytree(out / ".coupadl" / "logs", keep)
         return total, span
@@ -121,10 +144,11 @@ def main() -> None:
             "coupadl 3 windows": [],
             "plain loop": [],
         }
+        settle: list[float] = []
         for _ in range(args.repeats):
             for workers in (1, 3):
                 results[f"coupadl {workers} window{'s' if workers > 1 else ''}"].append(
-                    run_coupadl(server, profile, root, po_csv, workers, executables)
+                    run_coupadl(server, profile, root, po_csv, workers, executables, settle)
                 )
             work = Path(tempfile.mkdtemp(prefix="cbp-", dir="/tmp"))
             shutil.copytree(profile, work / "p", ignore=SKIP, symlinks=True)
@@ -147,6 +171,11 @@ def main() -> None:
         span = statistics.median(r[1] for r in runs)
         print(f"{name:20} {total:13.1f} {n / total * 60:8.1f} {span:10.1f} {n / span * 60:23.1f}")
         print(f"{'':20} runs: {[(round(a, 1), round(b, 1)) for a, b in runs]}")
+    if settle:
+        print(
+            f"settling a page with attachments: median {statistics.median(settle) * 1000:.0f} ms, "
+            f"worst {max(settle) * 1000:.0f} ms per PO ({len(settle)} POs)"
+        )
 
 
 if __name__ == "__main__":
