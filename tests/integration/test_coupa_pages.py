@@ -263,3 +263,18 @@ def test_http_429_without_retry_after_backs_off(sandbox_factory: Any, run: Run) 
     with pytest.raises(ThrottledError) as info:
         run(server, throttle_backoff=12.5)
     assert info.value.retry_after_s == 12.5
+
+
+@pytest.mark.parametrize("files", [0, 1])
+def test_loading_elsewhere_on_the_page_does_not_hold_it(sandbox_factory: Any, run: Run, files: int) -> None:
+    attachments = [Attachment("quote.pdf")][:files]
+    server = sandbox_factory(
+        Scenario(pos=[PurchaseOrder(NUMBER, "Acme GmbH", attachments=attachments, busy_elsewhere=True)])
+    )
+    result = run(server, settle_timeout=4.0)
+    assert result["status"] == ("COMPLETED" if files else "NO_ATTACHMENTS")
+    if not files:
+        assert result["error"] == (
+            f"PO {NUMBER}: settled (document complete, nothing loading, no attachment for 2 s); "
+            "no requisition linked"
+        )

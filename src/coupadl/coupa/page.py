@@ -169,11 +169,14 @@ const st = window.__coupadlSettle || (window.__coupadlSettle = {sig: null, since
 const lowered = loadingTexts.map(t => t.toLowerCase());
 const loadingNow = () => {
   const reasons = [];
-  // The outermost attachment areas only (one reason per area), never the whole page.
-  const areas = [...document.querySelectorAll(areaSelector)].filter(el =>
-    el !== document.body && el !== document.documentElement &&
-    !(el.parentElement && el.parentElement.closest(areaSelector) &&
-      el.parentElement.closest(areaSelector) !== document.body));
+  // Attachment areas, never the whole page (a container holding the page's h1 is not one), outermost
+  // only (one reason per area).
+  const found = new Set([...document.querySelectorAll(areaSelector)].filter(el =>
+    el !== document.body && el !== document.documentElement && !el.querySelector('h1')));
+  const areas = [...found].filter(el => {
+    for (let up = el.parentElement; up; up = up.parentElement) { if (found.has(up)) return false; }
+    return true;
+  });
   areas.forEach(area => {
     if (reasons.length >= 3) return;
     const name = area.id ? '#' + area.id : area.tagName.toLowerCase() +

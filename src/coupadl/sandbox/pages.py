@@ -137,8 +137,12 @@ _ATTACHMENT_LIST = """
   {% endif %}
 """
 
-_ORDER = """<div id="order_header" class="order-header" data-po-number="{{ shown }}">
+_ORDER = """<div id="order_header"
+  class="order-header{% if po.busy_elsewhere %} order-with-attachments{% endif %}"
+  data-po-number="{{ shown }}">
 <h1 class="page-title">Purchase Order #{{ shown }}</h1>
+{% if po.busy_elsewhere %}<section class="approvals" aria-busy="true"><span class="spinner"></span>
+  <span>Loading approvals...</span></section>{% endif %}
 <div class="header-info">
   <div class="field"><span class="label">Supplier</span>
     <span data-supplier-name="{{ po.supplier }}" class="supplier-name">{{ po.supplier }}</span></div>

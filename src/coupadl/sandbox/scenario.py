@@ -173,6 +173,8 @@ class PurchaseOrder:
         throttle_first: The first N requests of the page (any method) answer 429.
         retry_after: The 429's `Retry-After` header value (None: no header).
         shown_number: The PO number the page shows in its title and header (None: its own).
+        busy_elsewhere: Another section of the page (approvals) keeps loading forever, and the whole order
+            sits in a container whose class mentions attachments: neither is the attachments area.
     """
 
     number: str
@@ -188,6 +190,7 @@ class PurchaseOrder:
     throttle_first: int = 0
     retry_after: str | None = "2"
     shown_number: str | None = None
+    busy_elsewhere: bool = False
 
     def __post_init__(self) -> None:
         _check_digits("PO", self.number)
