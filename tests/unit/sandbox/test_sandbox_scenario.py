@@ -144,6 +144,7 @@ def test_real_tenant_knobs_round_trip_through_json() -> None:
                 shown_number="15262983",
             ),
             PurchaseOrder("15262985", kind="http_403", language="de", attachments_forever=True),
+            PurchaseOrder("15262986", busy_elsewhere=True),
         ],
         unknown_po="redirect_home",
         language="pt-BR",
