@@ -28,7 +28,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psutil
@@ -54,6 +54,7 @@ class Outcome:
     seconds: float
     cpu_s: float  # all the contender's processes
     site_cpu_s: float  # this process: the sandbox serving it (and a little bookkeeping)
+    settle_s: tuple[float, ...] = ()  # coupadl: what waiting for each page to settle cost (from po.done)
 
 
 def become_subreaper() -> None:
@@ -159,9 +160,23 @@ def run_one(
             raise SystemExit(
                 f"{name}: files differ: {sum(missing.values())} missing, {sum(extra.values())} extra"
             )
-        return outcome
+        return replace(outcome, settle_s=settle_costs(out)) if name.startswith("coupadl") else outcome
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def settle_costs(out: Path) -> tuple[float, ...]:
+    """Seconds each PO spent waiting for its page to settle (`settle_s` of `po.done` in the window logs)."""
+    costs = []
+    for log in (out / ".coupadl" / "logs").glob("window-*.jsonl"):
+        for line in log.read_text(encoding="utf-8").splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("event") == "po.done" and isinstance(event.get("settle_s"), int | float):
+                costs.append(float(event["settle_s"]))
+    return tuple(costs)
 
 
 def main() -> None:
@@ -219,6 +234,12 @@ def report(results: dict[str, list[Outcome]], args: argparse.Namespace) -> None:
             f"{name:12} {statistics.median(rates):8.1f} {statistics.median(r.seconds for r in runs):8.1f}"
             f" {statistics.median(r.cpu_s / n for r in runs):9.3f}"
             f" {statistics.median(r.site_cpu_s / n for r in runs):14.3f}  {[round(x, 1) for x in rates]}"
+        )
+    settle = [cost for runs in results.values() for run in runs for cost in run.settle_s]
+    if settle:
+        print(
+            f"coupadl, settling a page with attachments: median {statistics.median(settle) * 1000:.0f} ms, "
+            f"worst {max(settle) * 1000:.0f} ms per PO ({len(settle)} POs)"
         )
     pairs = [("coupadl-3", "crawlee-3"), ("coupadl-3", "coupadl-1"), ("coupadl-3", "plain")]
     for top, bottom in pairs:

@@ -34,6 +34,7 @@ CoupadlError                        root: catch this to catch everything of ours
     ├── RetryableTaskError          worth another try (a download that failed, a script error)
     │   ├── OperationTimeoutError   the browser did not finish in time (a page, a script)
     │   └── StalePageError          the tab still shows an earlier page (a navigation did not commit)
+    ├── ThrottledError              the site asked to slow down: try again later, the attempt is not spent
     └── PermanentTaskError          no retry can help (malformed page, file rejected)
 ```
 
@@ -73,6 +74,7 @@ __all__ = [
     "SetupError",
     "StalePageError",
     "TaskError",
+    "ThrottledError",
     "VerificationError",
     "VerificationTimeoutException",
     "WindowError",
@@ -249,3 +251,16 @@ class PermanentTaskError(TaskError):
 class StalePageError(RetryableTaskError):
     """The task's tab does not show a page of this task: a navigation did not commit (the previous page is
     still there) or failed. The tab is replaced and the task tried again."""
+
+
+class ThrottledError(TaskError):
+    """The site answered "too many requests": the task goes back to the queue without spending an attempt,
+    and no window takes another task before `retry_after_s` seconds have passed.
+
+    Attributes:
+        retry_after_s: How long to hold off, in seconds (from the site's `Retry-After`, else a back-off).
+    """
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(0.0, float(retry_after_s))

@@ -24,6 +24,8 @@ from coupadl.config_file import read_config_file, user_config_file
 from coupadl.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_LOADING_TEXTS",
+    "DEFAULT_PAGE_ERROR_TEXTS",
     "BrowserKind",
     "Origin",
     "ProfilePolicy",
@@ -52,6 +54,62 @@ class ProfilePolicy(StrEnum):
 
     BASE_FIRST = "base-first"  # window A on the base, B..N on clones
     ALL_CLONES = "all-clones"  # every window on a clone; the base is only read once, for the snapshot
+
+
+DEFAULT_PAGE_ERROR_TEXTS: dict[str, tuple[str, ...]] = {
+    # English: the texts the earlier downloader matched on real tenants, and the access-denied texts seen
+    # there (facts/coupa-site.md), plus Rails' public/404.html wording ("The page you were looking for
+    # doesn't exist").
+    "en": (
+        "Oops! We couldn't find what you wanted",
+        "We couldn't find what you wanted",
+        "You are not authorized",
+        "not authorized",
+        "Access denied",
+        "You do not have permission",
+        "insufficient privileges",
+        "The page you were looking for doesn't exist",
+        "The page you were looking for does not exist",
+    ),
+    # pt-BR: the not-found text from the earlier downloader's config (facts/coupa-site.md); the access texts
+    # are rails-i18n / CanCanCan pt-BR wording ("Você não está autorizado a acessar esta página").
+    "pt-BR": (
+        "Desculpe, não encontramos o que você procurava",
+        "não encontramos o que você procurava",
+        "Você não está autorizado",
+        "não autorizado",
+        "Você não tem permissão",
+        "Acesso negado",
+        "A página que você procura não existe",
+    ),
+    # es, fr, de: CanCanCan's unauthorized message and Rails' 404 page as their community locales word them;
+    # not seen on a tenant yet: add the tenant's exact text here (config file) when it differs.
+    "es": (
+        "no encontramos lo que buscaba",
+        "No está autorizado",
+        "no tiene permiso",
+        "Acceso denegado",
+        "La página que buscaba no existe",
+    ),
+    "fr": (
+        "nous n'avons pas trouvé ce que vous cherchiez",
+        "Vous n'êtes pas autorisé",
+        "Vous n'avez pas la permission",
+        "Accès refusé",
+        "La page que vous recherchez n'existe pas",
+    ),
+    "de": (
+        "Wir konnten nicht finden, wonach Sie gesucht haben",
+        "Sie sind nicht berechtigt",
+        "Sie haben keine Berechtigung",
+        "Zugriff verweigert",
+        "Die gesuchte Seite existiert nicht",
+    ),
+}
+"""Default `page_error_texts`: Coupa's "missing or forbidden" page in the tenant languages operators use."""
+
+DEFAULT_LOADING_TEXTS: tuple[str, ...] = ("Loading", "Carregando", "Cargando", "Chargement", "Wird geladen")
+"""Default `loading_texts` (en, pt-BR, es, fr, de): what a list rendered by script shows until it is there."""
 
 
 class Settings(BaseSettings):
@@ -157,6 +215,21 @@ class Settings(BaseSettings):
     # Run time (i11-runtime): results while running, faults of the machine.
     results_interval: float = Field(default=30.0, gt=0)  # seconds between two rewrites of results.csv
     min_free_space_mb: float = Field(default=16.0, ge=0)  # below this free on the --out disk the run stops
+
+    # --- PO pages: where the browser landed, settling, throttling (issue 9, page half) ---
+    # Texts of the site's "not found / not authorized" page, per language, matched case-insensitively as
+    # parts of error boxes (`div.flash_error`, `div.notice`, `#error_explanation`) and `h1` headings.
+    page_error_texts: dict[str, tuple[str, ...]] = Field(
+        default_factory=lambda: {k: tuple(v) for k, v in DEFAULT_PAGE_ERROR_TEXTS.items()}
+    )
+    # Text a script-rendered attachments area shows while it loads (matched at the start of a short text).
+    loading_texts: tuple[str, ...] = DEFAULT_LOADING_TEXTS
+    settle_quiet: float = Field(default=2.0, ge=0, le=60)  # "no attachments" only after this long unchanged
+    settle_timeout: float = Field(default=15.0, gt=0, le=300)  # a page not settled by then is retried
+    throttle_backoff: float = Field(default=30.0, gt=0, le=3600)  # HTTP 429 without Retry-After: wait this
+    throttle_max_wait: float = Field(default=300.0, gt=0, le=3600)  # at most this, whatever Retry-After says
+    throttle_slowdown: float = Field(default=60.0, ge=0, le=3600)  # after a 429: pace every window this long
+    throttle_spacing: float = Field(default=1.0, ge=0, le=60)  # ...at most one new PO per this many seconds
 
 
 class Source(StrEnum):

@@ -26,6 +26,7 @@ _CLICK = {
     "anchor_download_attr": "a[download]",
     "data_url": ".file-link",
     "filename_query": "a",
+    "role_button_ancestor": "[role=button]",  # the URL sits on the <li>, the page's script downloads
 }
 
 

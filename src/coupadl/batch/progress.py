@@ -4,7 +4,14 @@ Every change is committed before the method returns (WAL, `synchronous=FULL`): a
 nothing that was recorded. Only the main process writes the store; workers report to it.
 
 Resuming: POs in a final status (`POStatus.is_final`) are not handed out again; PENDING, FAILED and PARTIAL
-ones are, and so are POs that were in flight when a run died ("reclaim what was in flight"). A lock file
+ones are, and so are POs that were in flight when a run died ("reclaim what was in flight").
+
+Schema versions (`PRAGMA user_version`), each older one migrated in place when a store is opened:
+
+- 1: the first release.
+- 2: `NO_ATTACHMENTS` is only recorded with its evidence (the settled page) in `error_message`. POs that
+  version 1 recorded `NO_ATTACHMENTS` go back to `PENDING` (their evidence was never kept), so the next run
+  visits them once more; `meta.migrated_from_1` counts them. A lock file
 refuses a second run on the same output folder while one is running; the lock goes with its process, even
 when that process is killed.
 """
@@ -44,7 +51,8 @@ __all__ = [
 STATE_DIR = ".coupadl"
 DB_NAME = "progress.sqlite"
 LOCK_NAME = "run.lock"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+REVISITED_MESSAGE = "NO_ATTACHMENTS from an older coupadl, which kept no evidence: to be visited again"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -541,15 +549,33 @@ def _connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
-            raise sqlite3.DatabaseError(f"schema version {version}, expected {SCHEMA_VERSION}")
+        if version not in (0, *_MIGRATIONS, SCHEMA_VERSION):
+            raise sqlite3.DatabaseError(f"schema version {version}, expected {SCHEMA_VERSION} or older")
         conn.executescript(_SCHEMA)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        conn.commit()
+        with conn:  # one transaction: a crash mid-migration leaves the old version whole
+            if version:
+                for step in range(version, SCHEMA_VERSION):
+                    _MIGRATIONS[step](conn)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
+    """Version 1 said NO_ATTACHMENTS without proof that the page had settled: look at those POs again."""
+    cursor = conn.execute(
+        "UPDATE pos SET status = ?, error_message = ? WHERE status = ?",
+        (POStatus.PENDING.value, REVISITED_MESSAGE, POStatus.NO_ATTACHMENTS.value),
+    )
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('migrated_from_1', ?)", (str(cursor.rowcount),)
+    )
+
+
+_MIGRATIONS = {1: _migrate_1_to_2}
+"""Schema version → the step that brings a store of that version to the next one."""
 
 
 def _progress(row: tuple[object, ...]) -> POProgress:

@@ -30,6 +30,7 @@ from coupadl.coupa.po import POStatus, po_url
 from coupadl.faults import raise_machine_fault
 
 __all__ = [
+    "PENDING_MESSAGE",
     "RESULTS_CSV",
     "RESULTS_XLSX",
     "RESULT_COLUMNS",
@@ -201,6 +202,10 @@ def write_run_summary(
 # --- rows ------------------------------------------------------------------------------------------------
 
 
+PENDING_MESSAGE = "not processed yet: the run ended first (rerun the same command to resume)"
+"""ERROR_MESSAGE of a PO the run did not reach: every row that is not COMPLETED says why."""
+
+
 def _kept_input_columns(po_list: POList) -> list[int]:
     ours = {name.casefold() for name in RESULT_COLUMNS}
     return [
@@ -217,7 +222,10 @@ def _result_cells(row: PORow, progress: Mapping[str, POProgress], base_url: str 
     state = progress.get(row.po.digits)
     url = po_url(base_url, row.po) if base_url else ""
     if state is None:
-        return [POStatus.PENDING.value, "", "", "", "", "", url, 0, "", "", ""]
+        return [POStatus.PENDING.value, "", "", "", "", "", url, 0, "", PENDING_MESSAGE, ""]
+    error = state.error_message
+    if state.status is POStatus.PENDING and not error:
+        error = PENDING_MESSAGE
     return [
         state.status.value,
         _neutralise(state.supplier),
@@ -228,7 +236,7 @@ def _result_cells(row: PORow, progress: Mapping[str, POProgress], base_url: str 
         _neutralise(state.coupa_url or url),
         state.attempts,
         _neutralise(state.worker),
-        _neutralise(state.error_message),
+        _neutralise(error),
         iso_utc(state.last_processed),
     ]
 

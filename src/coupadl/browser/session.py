@@ -354,19 +354,42 @@ class Tab:
         """
         return self._navigate(url, timeout, script, args)
 
+    def open_async(
+        self, url: str, timeout: float | None, script: str, *args: Any, script_timeout: float = 30.0
+    ) -> tuple[str, Any]:
+        """Like `open`, for an asynchronous `script` (it calls its last argument with the result): the
+        script may wait inside the page (e.g. for it to settle) in the same round trip as the new-page check.
+
+        Raises:
+            Like `get`; `script` never runs on a page that is not new.
+        """
+        self.session.set_script_timeout(script_timeout)
+        return self._navigate(url, timeout, script, args, asynchronous=True)
+
     def _navigate(
-        self, url: str, timeout: float | None, script: str | None, args: tuple[Any, ...]
+        self,
+        url: str,
+        timeout: float | None,
+        script: str | None,
+        args: tuple[Any, ...],
+        *,
+        asynchronous: bool = False,
     ) -> tuple[str, Any]:
         self.status = TabStatus.LOADING
         session = self.session
         driver = session._driver
         if timeout is not None:
             session.set_page_timeout(timeout)
-        check = NEW_DOCUMENT_JS if script is None else _then_script(script)
+        if script is None:
+            check, execute = NEW_DOCUMENT_JS, driver.execute_script
+        elif asynchronous:
+            check, execute = _then_async_script(script), driver.execute_async_script
+        else:
+            check, execute = _then_script(script), driver.execute_script
         try:
             session._call(f"open {url}", lambda: driver.get(url))
             answer = session._call(
-                "check the page is new", lambda: driver.execute_script(check, secrets.token_hex(8), *args)
+                "check the page is new", lambda: execute(check, secrets.token_hex(8), *args)
             )
         except BaseException:
             self.status = TabStatus.ERROR  # whatever the tab shows now, the task may not read it
@@ -417,6 +440,17 @@ def _then_script(script: str) -> str:
         " if (check[1] !== null) { return [check, null]; }"
         f" const then = function () {{ {script} }};"
         " return [check, then.apply(null, Array.prototype.slice.call(arguments, 1))];"
+    )
+
+
+def _then_async_script(script: str) -> str:
+    """`_then_script` for an asynchronous `script`: it gets the other arguments and a callback last."""
+    return (
+        "const args = Array.prototype.slice.call(arguments); const done = args.pop();"
+        f" const check = (function () {{ {NEW_DOCUMENT_JS} }}).apply(null, [args[0]]);"
+        " if (check[1] !== null) { done([check, null]); return; }"
+        f" const then = function () {{ {script} }};"
+        " then.apply(null, args.slice(1).concat([function (result) { done([check, result]); }]));"
     )
 
 

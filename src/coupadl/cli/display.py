@@ -166,6 +166,11 @@ class LiveProgress:
             line.state, line.restarts = "restarting", int(data.get("restarts", 0))
         elif event.kind == "task_dispatched" and line:
             line.state, line.current = "working", str(data.get("task_id", ""))
+        elif event.kind == "task_throttled" and line:
+            line.state, line.current = (
+                "waiting",
+                f"site busy (HTTP 429): retry in {data.get('retry_after_s', 0):g} s",
+            )
         elif event.kind == "task_finished":
             self.done += 1
             if line:

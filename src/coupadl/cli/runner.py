@@ -217,7 +217,7 @@ class BatchRun:
         try:
             if event.kind == "task_dispatched":
                 store.mark_started(self._pos[event.data["task_id"]], letter)
-            elif event.kind == "session_expired":
+            elif event.kind in ("session_expired", "task_throttled"):
                 store.release(self._pos[event.data["task_id"]])
             elif event.kind == "task_finished":
                 self._results_dirty = True

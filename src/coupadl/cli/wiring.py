@@ -105,6 +105,12 @@ def handler_options(settings: Settings, out: Path) -> dict[str, Any]:
         "download_mode": settings.download_mode,
         "download_concurrency": settings.download_concurrency,
         "min_free_bytes": min_free_bytes(settings),
+        "settle_quiet": settings.settle_quiet,
+        "settle_timeout": settings.settle_timeout,
+        "error_texts": [t for texts in settings.page_error_texts.values() for t in texts],
+        "loading_texts": list(settings.loading_texts),
+        "throttle_backoff": settings.throttle_backoff,
+        "throttle_max_wait": settings.throttle_max_wait,
     }
 
 
@@ -134,6 +140,8 @@ def build_pool(
         max_restarts=settings.max_restarts,
         memory_threshold=settings.memory_threshold,
         shutdown_timeout=settings.shutdown_timeout,
+        throttle_slowdown_s=settings.throttle_slowdown,
+        throttle_spacing_s=settings.throttle_spacing,
     )
     specs = default_worker_specs(
         worker_count=settings.workers,

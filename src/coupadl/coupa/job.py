@@ -5,11 +5,15 @@ What the caller should do about a problem is said by the exception raised:
 
 - `SessionExpiredError`: the site asked for sign-in; the PO goes back to the queue (never "not found").
 - `BrowserCrashedError`: propagated untouched; the pool restarts the window.
-- `RetryableTaskError`: a slow or broken page, or attachments that all failed to download; retry the PO.
+- `ThrottledError`: HTTP 429; the PO goes back without spending an attempt and every window waits.
+- `RetryableTaskError`: a slow, broken or unsettled page, or attachments that all failed to download.
 - `PermanentTaskError`: no retry can help.
 - `MachineFaultError`: the output disk is full or the output folder is gone; the whole run stops.
 
-Everything else ends in a result dict with a `POStatus` value.
+Everything else ends in a result dict with a `POStatus` value. Where the browser landed decides first
+(`coupa.page.classify_page`): Coupa's not-found page or HTTP 404/403 is `PO_NOT_FOUND`; any other place (home,
+another record) is `FAILED` with the evidence, nothing saved. `NO_ATTACHMENTS` is only said of the identified
+page once it has settled (see `coupa.page.settle_page`), and its `error` says what proved it.
 """
 
 from __future__ import annotations
@@ -20,15 +24,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from coupadl.browser.signin import signin_redirect
 from coupadl.coupa.downloads import AttachmentDownloader, DownloadMode, DownloadReport, DownloadSettings
 from coupadl.coupa.filenames import po_folder
-from coupadl.coupa.page import PROBE_JS, PageKind, POPage, classify_page
+from coupadl.coupa.page import (
+    ERROR_TEXTS,
+    RETRY_AFTER_JS,
+    SETTLE_JS,
+    Expected,
+    PageKind,
+    POPage,
+    classify_page,
+    parse_retry_after,
+    settle_arguments,
+    settle_page,
+)
 from coupadl.coupa.po import PONumber, POStatus, parse_po_number, po_url
-from coupadl.errors import PermanentTaskError, RetryableTaskError, SessionExpiredError
+from coupadl.errors import PermanentTaskError, RetryableTaskError, SessionExpiredError, ThrottledError
 from coupadl.faults import check_folder, raise_machine_fault
 from coupadl.log import get_logger
+from coupadl.settings import DEFAULT_LOADING_TEXTS
 
 __all__ = ["JobOptions", "open_page", "process_po"]
 
@@ -52,6 +69,12 @@ class JobOptions:
             `browser`.
         download_concurrency: Files of one page fetched over HTTP at once.
         min_free_bytes: Below this much free space on the output disk the run stops (`MachineFaultError`).
+        settle_quiet: "No attachments" only after the candidates were unchanged this long.
+        settle_timeout: A page not settled by then is retried (then failed) with the reason.
+        error_texts: Texts of Coupa's "missing or forbidden" page, every language.
+        loading_texts: Texts a loading attachments area shows.
+        throttle_backoff: Wait after HTTP 429 when the site gives no usable `Retry-After`.
+        throttle_max_wait: The longest wait a `Retry-After` can ask for.
     """
 
     base_url: str
@@ -66,6 +89,12 @@ class JobOptions:
     download_mode: DownloadMode = DownloadMode.AUTO
     download_concurrency: int = 3
     min_free_bytes: int = 0
+    settle_quiet: float = 2.0
+    settle_timeout: float = 15.0
+    error_texts: tuple[str, ...] = ERROR_TEXTS
+    loading_texts: tuple[str, ...] = DEFAULT_LOADING_TEXTS
+    throttle_backoff: float = 30.0
+    throttle_max_wait: float = 300.0
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> JobOptions:
@@ -89,6 +118,12 @@ class JobOptions:
                 download_mode=DownloadMode(str(options.get("download_mode", DownloadMode.AUTO.value))),
                 download_concurrency=int(options.get("download_concurrency", 3)),
                 min_free_bytes=int(options.get("min_free_bytes", 0)),
+                settle_quiet=float(options.get("settle_quiet", 2.0)),
+                settle_timeout=float(options.get("settle_timeout", 15.0)),
+                error_texts=_strings(options.get("error_texts"), ERROR_TEXTS),
+                loading_texts=_strings(options.get("loading_texts"), DEFAULT_LOADING_TEXTS),
+                throttle_backoff=float(options.get("throttle_backoff", 30.0)),
+                throttle_max_wait=float(options.get("throttle_max_wait", 300.0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PermanentTaskError(f"bad task options: {exc!r}") from exc
@@ -107,35 +142,117 @@ class JobOptions:
         )
 
 
-def open_page(tab: Any, url: str, *, timeout: float, po_digits: str) -> POPage:
-    """Open `url` in `tab` and probe it (two browser commands: the page, then one script that proves the page
-    is new and probes it).
+def _strings(value: Any, default: tuple[str, ...]) -> tuple[str, ...]:
+    if value is None:
+        return default
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"expected a list of texts, got {value!r}")
+    return tuple(v for v in value if v.strip())
+
+
+def open_page(
+    tab: Any,
+    url: str,
+    *,
+    po_digits: str,
+    opts: JobOptions | None = None,
+    expected: Expected | None = None,
+    timeout: float | None = None,
+) -> POPage:
+    """Open `url` in `tab`, let it settle (without holding it for the quiet time) and judge it.
 
     Args:
         tab: The task's `coupadl.browser.session.Tab`.
         url: The PO or requisition page.
-        timeout: Page-load timeout in seconds.
         po_digits: The PO being processed.
+        opts: The job's options (timeouts, texts); default options when None.
+        expected: The page asked for; where the browser landed is checked against it.
+        timeout: Page-load timeout in seconds (overrides `opts.page_load_timeout`).
 
     Returns:
-        The probed page: content or Coupa's not-found page.
+        The probed page: content (maybe not settled: see `POPage.settle`), Coupa's not-found page or
+        HTTP 404/403 (`NOT_FOUND`), or somewhere else (`WRONG_PAGE`).
 
     Raises:
         SessionExpiredError: The browser was sent to sign-in or SSO, or the page shows a password form.
+        ThrottledError: HTTP 429.
         RetryableTaskError: The page did not load, is empty, or is a server error page.
     """
+    opts = opts or JobOptions(base_url="", out_dir=Path())
     marker = secrets.token_hex(8)
-    final, raw = tab.open(url, timeout, PROBE_JS, marker)  # the probe rides on the new-page check
-    page = classify_page(raw if isinstance(raw, Mapping) else {}, po_digits=po_digits, marker=marker)
+    # The settle script rides on the tab's new-page check: one round trip once the page has loaded.
+    final, raw = tab.open_async(
+        url,
+        timeout if timeout is not None else opts.page_load_timeout,
+        SETTLE_JS,
+        *settle_arguments(marker, 0.0, opts.settle_timeout, opts.loading_texts),
+        script_timeout=opts.settle_timeout + 10.0,
+    )
+    page = classify_page(
+        raw if isinstance(raw, Mapping) else {},
+        po_digits=po_digits,
+        marker=marker,
+        error_texts=opts.error_texts,
+        expected=expected,
+    )
     landed = page.url or final
     where = signin_redirect(url, landed, has_password_form=page.has_password_form)
     if where:
         raise SessionExpiredError(f"opening {url} led to {where}", redirected_to=landed)
     if landed.startswith(("chrome-error:", "edge-error:")):
         raise RetryableTaskError(f"{url} did not load (the browser shows its error page)")
+    if page.kind is PageKind.THROTTLED:
+        wait = _retry_after(tab, opts)
+        raise ThrottledError(f"{url}: HTTP 429, retry after {wait:g} s", retry_after_s=wait)
     if page.kind in (PageKind.SERVER_ERROR, PageKind.UNRECOGNISED):
         raise RetryableTaskError(f"{url}: {page.error_text or page.kind.value}")
     return page
+
+
+def _retry_after(tab: Any, opts: JobOptions) -> float:
+    """The site's `Retry-After` (read with one HEAD request), else the back-off; at most the cap."""
+    answer = tab.run_async_js(RETRY_AFTER_JS, timeout=min(30.0, opts.page_load_timeout))
+    header = str(answer.get("retry_after") or "") if isinstance(answer, Mapping) else ""
+    wait = parse_retry_after(header)
+    return min(opts.throttle_max_wait, opts.throttle_backoff if wait is None else wait)
+
+
+def confirm_none(tab: Any, page: POPage, *, opts: JobOptions, po_digits: str, expected: Expected) -> POPage:
+    """Before a page is said to have no attachments: wait until its candidates were unchanged for the
+    quiet time (time already passed counts), then judge it again.
+
+    Raises:
+        RetryableTaskError: The page did not settle within the settle timeout.
+    """
+    if not page.settle.settled:
+        raise RetryableTaskError(page.settle.reason(opts.settle_timeout))
+    if page.settle.quiet_s < opts.settle_quiet:
+        page = settle_page(
+            tab,
+            quiet=opts.settle_quiet,
+            timeout=max(opts.settle_quiet + 1.0, opts.settle_timeout - page.settle.waited_s),
+            po_digits=po_digits,
+            marker=page.marker,
+            error_texts=opts.error_texts,
+            loading_texts=opts.loading_texts,
+            expected=expected,
+        )
+    if page.kind is not PageKind.CONTENT:
+        raise RetryableTaskError(f"{expected.what} changed while it settled: {page.error_text}")
+    if not page.settle.settled:
+        raise RetryableTaskError(page.settle.reason(opts.settle_timeout))
+    return page
+
+
+def _none_evidence(opts: JobOptions) -> str:
+    """What proved a page has no attachment (`confirm_none` checked it)."""
+    return f"settled (document complete, nothing loading, no attachment for {opts.settle_quiet:g} s)"
+
+
+def _record_number(url: str) -> str:
+    """The digits at the end of a record's path (`/requisition_headers/5001234` → `5001234`)."""
+    tail = urlparse(url).path.rstrip("/").rsplit("/", 1)[-1]
+    return tail if tail.isdigit() else ""
 
 
 def _po_number(payload: Mapping[str, Any]) -> PONumber:
@@ -163,12 +280,14 @@ def process_po(tab: Any, payload: dict[str, Any], options: dict[str, Any]) -> di
             or runs saved, which is not downloaded again.
         options: `{"base_url", "out_dir", "page_load_timeout", "download_timeout", "download_start_timeout",
             "max_download_attempts", "requisition_fallback", "download_mode", "download_concurrency",
-            "min_free_bytes"}` (see `JobOptions`).
+            "min_free_bytes", "settle_quiet", "settle_timeout", "error_texts", "loading_texts",
+            "throttle_backoff", "throttle_max_wait"}` (see `JobOptions`).
 
     Returns:
         `{"status", "supplier", "attachments_found", "attachments_downloaded", "attachment_names",
-        "download_folder", "coupa_url", "error", "files"}`; `status` is a `POStatus` value, `files` lists
-        the files saved by this call as `{"key", "name", "size", "sha256"}`.
+        "download_folder", "coupa_url", "error", "files"}`; `status` is a `POStatus` value, `error` names
+        the evidence for every status but `COMPLETED`, `files` lists the files saved by this call as
+        `{"key", "name", "size", "sha256"}`.
 
     An OS error that is a fault of the machine (disk full, output folder gone) becomes `MachineFaultError`,
     which stops the run instead of failing the PO.
@@ -176,7 +295,9 @@ def process_po(tab: Any, payload: dict[str, Any], options: dict[str, Any]) -> di
     Raises:
         SessionExpiredError: The site asked for sign-in.
         BrowserCrashedError: The browser died.
-        RetryableTaskError: The page failed to load, or no attachment could be saved although some exist.
+        ThrottledError: The site answered HTTP 429.
+        RetryableTaskError: The page failed to load or to settle, or no attachment could be saved although
+            some exist.
         PermanentTaskError: The payload or options are unusable.
         MachineFaultError: The output disk is full or the output folder is gone.
     """
@@ -215,11 +336,20 @@ def _process_po(tab: Any, payload: dict[str, Any], opts: JobOptions) -> dict[str
         "files": [],
     }
 
-    page = open_page(tab, url, timeout=opts.page_load_timeout, po_digits=po.digits)
+    expected = Expected(url=url, number=po.digits, what=f"PO {po.digits}")
+    page = open_page(tab, url, opts=opts, po_digits=po.digits, expected=expected)
     if page.is_error:
         log.info("po.not_found", url=url, message=page.error_text)
         result.update(status=POStatus.PO_NOT_FOUND.value, error=page.error_text)
         return result
+    if page.kind is PageKind.WRONG_PAGE:
+        log.warning("po.wrong_page", url=url, landed=page.url, message=page.error_text)
+        result.update(error=page.error_text)
+        return result
+    if not page.settle.settled:
+        raise RetryableTaskError(page.settle.reason(opts.settle_timeout))
+    if not page.attachments:
+        page = confirm_none(tab, page, opts=opts, po_digits=po.digits, expected=expected)
     for note in page.notes:
         log.warning("po.page_note", note=note)
     result["supplier"] = page.supplier
@@ -228,9 +358,11 @@ def _process_po(tab: Any, payload: dict[str, Any], opts: JobOptions) -> dict[str
     settings = opts.download_settings()
 
     def reload(stale: POPage) -> POPage:
-        fresh = open_page(tab, stale.url or url, timeout=opts.page_load_timeout, po_digits=po.digits)
-        if fresh.is_error:
-            raise RetryableTaskError(f"{stale.url} showed an error page on reload: {fresh.error_text}")
+        address = stale.url or url  # the PO's or a requisition's page
+        again = Expected(url=address, number=_record_number(address), what=urlparse(address).path)
+        fresh = open_page(tab, again.url, opts=opts, po_digits=po.digits, expected=again)
+        if fresh.kind is not PageKind.CONTENT:
+            raise RetryableTaskError(f"{stale.url} showed another page on reload: {fresh.error_text}")
         return fresh
 
     def check_machine() -> None:
@@ -239,6 +371,7 @@ def _process_po(tab: Any, payload: dict[str, Any], opts: JobOptions) -> dict[str
     downloader = AttachmentDownloader(tab, folder, settings, reload=reload, check_machine=check_machine)
     report = DownloadReport()
     found: set[str] = set()
+    evidence = [f"PO {po.digits}: {_none_evidence(opts)}"]
 
     def take(source: POPage) -> None:
         fresh = tuple(a for a in source.attachments if a.key not in found)
@@ -248,19 +381,42 @@ def _process_po(tab: Any, payload: dict[str, Any], opts: JobOptions) -> dict[str
 
     if page.attachments:
         take(page)
-    elif opts.requisition_fallback:
+    elif not opts.requisition_fallback:
+        evidence.append("requisitions not looked at (requisition_fallback off)")
+    elif not page.requisitions:
+        evidence.append("no requisition linked")
+    else:
         # Each requisition is downloaded while the tab shows it: its buttons only work on its own page.
         for link in page.requisitions:
-            requisition = open_page(tab, link, timeout=opts.page_load_timeout, po_digits=po.digits)
+            number = _record_number(link)
+            wanted = Expected(url=link, number=number, what=f"requisition {number}")
+            requisition = open_page(tab, link, opts=opts, po_digits=po.digits, expected=wanted)
             if requisition.is_error:
                 log.info("requisition.not_found", url=link, message=requisition.error_text)
+                evidence.append(f"requisition {number} not found ({requisition.error_text})")
                 continue
+            if requisition.kind is PageKind.WRONG_PAGE:
+                # Its files cannot be told from another record's: nothing is said about the PO.
+                result.update(error=f"requisition {number}: {requisition.error_text}")
+                return result
+            if not requisition.settle.settled:
+                reason = requisition.settle.reason(opts.settle_timeout)
+                raise RetryableTaskError(f"requisition {number}: {reason}")
+            if not requisition.attachments:
+                requisition = confirm_none(tab, requisition, opts=opts, po_digits=po.digits, expected=wanted)
+                evidence.append(f"requisition {number}: {_none_evidence(opts)}")
             take(requisition)
 
     result["attachments_found"] = len(found)
     if not found:
-        log.info("po.no_attachments", url=url, requisitions=len(page.requisitions))
-        result["status"] = POStatus.NO_ATTACHMENTS.value
+        log.info(
+            "po.no_attachments",
+            url=url,
+            requisitions=len(page.requisitions),
+            settle_s=round(page.settle.waited_s, 3),
+            seconds=round(time.monotonic() - started, 3),
+        )
+        result.update(status=POStatus.NO_ATTACHMENTS.value, error="; ".join(evidence))
         return result
     result.update(
         attachments_downloaded=report.downloaded,
@@ -276,6 +432,7 @@ def _process_po(tab: Any, payload: dict[str, Any], opts: JobOptions) -> dict[str
         skipped=len(report.skipped),
         failed=len(report.failed),
         seconds=round(time.monotonic() - started, 3),
+        settle_s=round(page.settle.waited_s, 3),  # what waiting for the page to settle cost this PO
     )
     if not report.failed:
         result["status"] = POStatus.COMPLETED.value

@@ -20,36 +20,40 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qs, unquote, urljoin, urlparse, urlunparse
 
 from coupadl.browser.signin import SIGNIN_FORM_SELECTOR
+from coupadl.settings import DEFAULT_LOADING_TEXTS, DEFAULT_PAGE_ERROR_TEXTS
 
 __all__ = [
+    "ATTACHMENT_AREA_SELECTOR",
     "ERROR_TEXTS",
     "PROBE_JS",
+    "RETRY_AFTER_JS",
+    "SETTLE_JS",
     "TRANSIENT_ERROR_TEXTS",
     "Attachment",
+    "Expected",
     "POPage",
     "PageKind",
+    "Settle",
     "Trigger",
     "best_name_hint",
     "classify_page",
     "is_file_url",
+    "parse_retry_after",
     "probe_page",
+    "settle_arguments",
+    "settle_page",
 ]
 
-ERROR_TEXTS: tuple[str, ...] = (
-    "Oops! We couldn't find what you wanted",
-    "We couldn't find what you wanted",
-    "You are not authorized",
-    "Access denied",
-    "The page you were looking for doesn't exist",
-    "The page you were looking for does not exist",
-)
-"""Texts of Coupa's "missing or forbidden" pages, matched case-insensitively inside error boxes and headings.
-Add a tenant's localised texts here."""
+ERROR_TEXTS: tuple[str, ...] = tuple(t for texts in DEFAULT_PAGE_ERROR_TEXTS.values() for t in texts)
+"""Texts of Coupa's "missing or forbidden" pages in every default language, matched case-insensitively inside
+error boxes and headings (the setting `page_error_texts` replaces them for a run)."""
 
 _ERROR_HEADING = re.compile(r"^\s*(oops|sorry)\b", re.IGNORECASE)
 
@@ -63,14 +67,15 @@ TRANSIENT_ERROR_TEXTS: tuple[str, ...] = (
 """A "Sorry" heading with one of these is a server hiccup (Rails' 500 page says "We're sorry, but something
 went wrong"), not a missing PO: it must be retried, never recorded as not found."""
 
-PROBE_JS = r"""
-const marker = arguments[0];
+_GATHER_JS = r"""
+const coupadlGather = (marker) => {
 window.__coupadlMarker = marker;
 const clip = (s, n) => (s || '').replace(/\s+/g, ' ').trim().slice(0, n || 400);
 const text = el => clip(el.textContent);
 const abs = v => { try { return v ? new URL(v, document.baseURI).href : ''; } catch (e) { return ''; } };
-const out = {url: location.href, title: clip(document.title), status: 0,
-             password: false, errors: [], headings: [], suppliers: [], items: [], requisitions: []};
+const out = {url: location.href, title: clip(document.title), status: 0, ready: document.readyState,
+             password: false, errors: [], headings: [], numbers: [], suppliers: [], items: [],
+             requisitions: []};
 try {
   const nav = performance.getEntriesByType('navigation')[0];
   out.status = (nav && nav.responseStatus) || 0;
@@ -79,21 +84,27 @@ out.body = document.body ? document.body.textContent.trim().length : 0;
 out.password = !!document.querySelector(__SIGNIN_FORM_SELECTOR__);
 document.querySelectorAll(
   'div.flash_error, #error_explanation, .flash_error, #flash_error, .flash.error, .alert-danger, ' +
-  '.error-page, .error_page'
+  'div.notice, .error-page, .error_page'
 ).forEach(el => out.errors.push(text(el)));
 document.querySelectorAll('h1').forEach(el => out.headings.push(text(el)));
+document.querySelectorAll('[data-po-number], [data-requisition-number]').forEach(el =>
+  out.numbers.push(clip(el.getAttribute('data-po-number') || el.getAttribute('data-requisition-number'))));
 document.querySelectorAll('[data-supplier-name], [class*="supplier-name"], [class*="supplier_name"]')
 .forEach(el =>
   out.suppliers.push({attr: clip(el.getAttribute('data-supplier-name') || ''), text: text(el)}));
+// Refs are numbered page-wide, so an element found on a later call never takes an earlier one's ref.
+window.__coupadlNextRef = window.__coupadlNextRef || 0;
 let n = 0;
 const seen = new Set();
 const elementOf = [];
 const add = (el, clickEl, kind, url) => {
   if (!url || n >= 500) return;
+  n++;
   const target = clickEl || el;
-  const ref = String(n++);
   elementOf.push(target);
-  if (!target.hasAttribute('data-coupadl-ref')) target.setAttribute('data-coupadl-ref', ref);
+  if (!target.hasAttribute('data-coupadl-ref')) {
+    target.setAttribute('data-coupadl-ref', String(window.__coupadlNextRef++));
+  }
   seen.add(el);
   out.items.push({
     ref: target.getAttribute('data-coupadl-ref'), order: elementOf.length - 1, kind: kind, url: url,
@@ -111,9 +122,28 @@ document.querySelectorAll('span.attachment-file[data-url], .attachment-file[data
 document.querySelectorAll('.attachment-file:not([data-url]) [role=button]').forEach(el => {
   add(el, null, 'click_only', 'about:click');
 });
+// A button labelled "... file attachment" whose URL sits on an ancestor (up to 4 levels up).
+const URL_ATTRS = ['data-url', 'data-href', 'href', 'data-download-url'];
+const fromOnclick = v => {
+  const m = /['"]((?:https?:\/\/|\/)[^'"]+)['"]/.exec(v || '');
+  return m ? m[1] : '';
+};
+document.querySelectorAll('span[role=button][aria-label]').forEach(button => {
+  if (!/file\s+attachment\s*$/i.test(button.getAttribute('aria-label') || '')) return;
+  if (button.closest('.attachment-file[data-url]')) return;
+  let el = button;
+  for (let up = 0; up <= 4 && el && el !== document.body; up++, el = el.parentElement) {
+    if (seen.has(el)) return;
+    const attr = URL_ATTRS.find(a => el.getAttribute(a));
+    const url = attr ? el.getAttribute(attr) : fromOnclick(el.getAttribute('onclick'));
+    if (url) { add(el, button, 'button', abs(url)); return; }
+  }
+});
 document.querySelectorAll('a[href]').forEach(a => {
+  if (seen.has(a)) return;
   const href = a.getAttribute('href') || '';
-  if (a.hasAttribute('download') || /attachment|download|filename=/i.test(href)) {
+  if (a.hasAttribute('download') ||
+      /attachment|download|[?&](file|name|filename)=|disposition=attachment/i.test(href)) {
     add(a, null, 'anchor', a.href);
   }
 });
@@ -128,15 +158,99 @@ out.items.sort((x, y) => {
 });
 document.querySelectorAll('a[href*="/requisition_headers/"]').forEach(a => out.requisitions.push(a.href));
 return out;
+};
 """.replace("__SIGNIN_FORM_SELECTOR__", json.dumps(SIGNIN_FORM_SELECTOR))
-"""Run with one argument, a marker string; returns the raw facts `classify_page` judges."""
+
+PROBE_JS = _GATHER_JS + "return coupadlGather(arguments[0]);"
+"""Run with one argument, a marker string; returns the raw facts `classify_page` judges (no waiting)."""
+
+SETTLE_JS = (
+    _GATHER_JS
+    + r"""
+const [marker, quietMs, timeoutMs, loadingTexts, areaSelector, done] = arguments;
+const t0 = performance.now();
+// Kept on the page, so a second call knows since when the candidates have not changed.
+const st = window.__coupadlSettle || (window.__coupadlSettle = {sig: null, since: t0});
+const lowered = loadingTexts.map(t => t.toLowerCase());
+const loadingNow = () => {
+  const reasons = [];
+  // Attachment areas, never the whole page (a container holding the page's h1 is not one), outermost
+  // only (one reason per area).
+  const found = new Set([...document.querySelectorAll(areaSelector)].filter(el =>
+    el !== document.body && el !== document.documentElement && !el.querySelector('h1')));
+  const areas = [...found].filter(el => {
+    for (let up = el.parentElement; up; up = up.parentElement) { if (found.has(up)) return false; }
+    return true;
+  });
+  areas.forEach(area => {
+    if (reasons.length >= 3) return;
+    const name = area.id ? '#' + area.id : area.tagName.toLowerCase() +
+      (area.classList.length ? '.' + area.classList[0] : '');
+    const busy = area.closest('[aria-busy="true"]') || area.querySelector('[aria-busy="true"]');
+    if (busy) { reasons.push('aria-busy on ' + name); return; }
+    if (area.querySelector('.spinner, .loading, [class*="spinner"], [role=progressbar]')) {
+      reasons.push('a spinner in ' + name); return;
+    }
+    for (const el of area.querySelectorAll('*')) {
+      // A file's own name ("Loading dock.jpg") is not a loading sign.
+      if (el.children.length || el.closest('a, [role=button], [data-coupadl-ref], [data-url]')) continue;
+      const t = (el.textContent || '').trim().toLowerCase();
+      if (t && t.length <= 80 && lowered.some(w => t.startsWith(w))) {
+        reasons.push("'" + el.textContent.trim().slice(0, 40) + "' in " + name); return;
+      }
+    }
+  });
+  return reasons;
+};
+const finish = (settled, facts, loading, quiet) => {
+  facts.settle = {settled: settled, loading: loading, quiet_ms: Math.round(quiet),
+                  waited_ms: Math.round(performance.now() - t0)};
+  done(facts);
+};
+const tick = () => {
+  let facts;
+  try { facts = coupadlGather(marker); } catch (e) { done({error: String(e)}); return; }
+  const now = performance.now();
+  const sig = facts.items.map(i => i.url).sort().join('\n');
+  if (sig !== st.sig) { st.sig = sig; st.since = now; }
+  const loading = loadingNow();
+  const quiet = now - st.since;
+  if (facts.ready === 'complete' && !loading.length && quiet >= quietMs) {
+    finish(true, facts, loading, quiet); return;
+  }
+  if (now - t0 >= timeoutMs) { finish(false, facts, loading, quiet); return; }
+  setTimeout(tick, 100);
+};
+tick();
+"""
+)
+"""Asynchronous: arguments marker, quiet time (ms), time-out (ms), loading texts, attachment-area selector.
+Waits until the document is complete, no attachment area shows a loading sign (`aria-busy`, a spinner, a
+loading text) and the set of attachment candidates has not changed for the quiet time, or the time-out
+passed; returns the same facts as `PROBE_JS` plus `settle: {settled, loading, quiet_ms, waited_ms}`."""
+
+ATTACHMENT_AREA_SELECTOR = (
+    '#attachments, [id*="attachment" i], [class*="attachment" i], [data-section*="attachment" i]'
+)
+"""Where attachments are listed (and so where a loading sign means the list is not complete yet)."""
+
+RETRY_AFTER_JS = r"""
+const done = arguments[arguments.length - 1];
+fetch(location.href, {method: 'HEAD', credentials: 'include', cache: 'no-store', redirect: 'manual'})
+  .then(r => done({status: r.status, retry_after: r.headers.get('Retry-After') || ''}))
+  .catch(e => done({status: 0, retry_after: '', error: String(e)}));
+"""
+"""Asynchronous: a page script cannot read the navigation's headers, so one HEAD request of the same address
+reads `Retry-After` (on a throttled site it answers 429 again, with the current wait)."""
 
 
 class PageKind(StrEnum):
     """What a loaded page turned out to be."""
 
     CONTENT = "content"  # the PO (or requisition) itself
-    NOT_FOUND = "not_found"  # Coupa's "missing or forbidden" page
+    NOT_FOUND = "not_found"  # Coupa's "missing or forbidden" page, or HTTP 404 / 403
+    WRONG_PAGE = "wrong_page"  # landed elsewhere (home, another record) or an unexpected status: fail
+    THROTTLED = "throttled"  # HTTP 429: wait, then try again without spending an attempt
     SERVER_ERROR = "server_error"  # a 5xx or "something went wrong" page: retry
     UNRECOGNISED = "unrecognised"  # an empty page (blank, half-loaded, no body): retry
 
@@ -172,6 +286,48 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class Expected:
+    """The page a task asked for, to check where the browser landed.
+
+    Attributes:
+        url: The address opened (its path must be the landed page's path).
+        number: The PO's (or requisition's) digits; where the page shows a record number, it must be this.
+        what: How messages name the record, e.g. `PO 15262984` or `requisition 5001234`.
+    """
+
+    url: str
+    number: str
+    what: str
+
+
+@dataclass(frozen=True)
+class Settle:
+    """How the page settled before it was judged (from `SETTLE_JS`; all true for `PROBE_JS`).
+
+    Attributes:
+        settled: Document complete, nothing loading, candidates unchanged for the quiet time asked for.
+        loading: The loading signs still shown (e.g. `aria-busy on #attachments`).
+        quiet_s: How long the set of attachment candidates had been unchanged.
+        waited_s: How long the script waited.
+        ready_state: `document.readyState` at the end.
+    """
+
+    settled: bool = True
+    loading: tuple[str, ...] = ()
+    quiet_s: float = 0.0
+    waited_s: float = 0.0
+    ready_state: str = "complete"
+
+    def reason(self, timeout: float) -> str:
+        """Why the page did not settle, for `ERROR_MESSAGE`."""
+        if self.ready_state and self.ready_state != "complete":
+            return f"page still loading after {timeout:g} s (document {self.ready_state})"
+        if self.loading:
+            return f"attachments still loading after {timeout:g} s ({'; '.join(self.loading)})"
+        return f"attachments still changing after {timeout:g} s"
+
+
+@dataclass(frozen=True)
 class POPage:
     """The judged content of a PO or requisition page.
 
@@ -185,6 +341,7 @@ class POPage:
         has_password_form: The page shows a password field (a sign-in page served at the asked-for URL).
         marker: The marker the probe left in the page; it is gone once the tab navigates away.
         http_status: The navigation's HTTP status when the browser reports it, else 0.
+        settle: How the page settled before it was judged.
     """
 
     url: str
@@ -197,6 +354,7 @@ class POPage:
     marker: str = ""
     http_status: int = 0
     notes: tuple[str, ...] = field(default=(), compare=False)
+    settle: Settle = field(default_factory=Settle, compare=False)
 
     @property
     def is_error(self) -> bool:
@@ -216,6 +374,9 @@ _REQUISITION = re.compile(r"^(/requisition_headers/\d+)(?:/|$)", re.IGNORECASE)
 _HELP_PATH = re.compile(r"/(help|support|docs?|documentation)(/|$)", re.IGNORECASE)
 _STRONG_FILE_PATH = re.compile(r"/attachment_files?/", re.IGNORECASE)
 _ATTACHMENT_DOWNLOAD = re.compile(r"/attachments?/.*download|download.*/attachments?/", re.IGNORECASE)
+_RECORD_PAGE = re.compile(r"/(order|requisition)_headers/\d+", re.IGNORECASE)
+_FILE_QUERY_KEYS = ("file", "name", "filename")
+_FILEISH_PATH = re.compile(r"attach|file|download|document", re.IGNORECASE)
 
 
 def _normal_url(url: str) -> str:
@@ -234,7 +395,9 @@ def is_file_url(url: str, page_url: str, *, po_digits: str = "", explicit_downlo
 
     Returns:
         True for Coupa's file routes: `.../attachment_file/...` (any host), and on the tenant's host
-        `/attachments/...download`, `?filename=` links, or `a[download]` links that are not show routes.
+        `/attachments/...download`, `?filename=` links, links carrying `?file=` / `?name=` or asking for
+        `disposition=attachment`, or `a[download]` links that are not show routes. A record's own pages
+        (`/order_headers/<id>/print`, a PDF summary) are not attachments.
     """
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -245,15 +408,26 @@ def is_file_url(url: str, page_url: str, *, po_digits: str = "", explicit_downlo
         return False
     if _STRONG_FILE_PATH.search(path):
         return True
+    query = {k.lower(): v for k, v in parse_qs(parsed.query).items()}
+    wants_attachment = any(
+        k.endswith("disposition") and any(v.strip().lower().startswith("attachment") for v in values)
+        for k, values in query.items()
+    )
+    if wants_attachment and not _RECORD_PAGE.search(path):
+        return True  # e.g. a signed storage URL (`response-content-disposition=attachment`), any host
     if parsed.hostname != urlparse(page_url).hostname or _HELP_PATH.search(path):
         return False
-    query = parse_qs(parsed.query)
+    if _RECORD_PAGE.search(path) and "/attachment" not in path.lower():
+        return False  # the PO's (or another record's) own page or printable summary
     if any(v.strip() for v in query.get("filename", [])):
         return True
     if _SHOW_ROUTE.search(path):
         return False
     if _ATTACHMENT_DOWNLOAD.search(path) or ("/attachments/" in path.lower() and "download" in query):
         return True
+    names = [v.strip() for key in _FILE_QUERY_KEYS for v in query.get(key, []) if v.strip()]
+    if names and (_FILEISH_PATH.search(path) or any(_HAS_EXTENSION.search(n) for n in names)):
+        return True  # `?file=quote.pdf`, `/documents/get?name=...`; not `/suppliers?name=Acme`
     return explicit_download and path.rstrip("/") not in ("", "/")
 
 
@@ -391,25 +565,93 @@ def _requisitions(raw: Mapping[str, Any], page_url: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+_SHOWN_NUMBER = re.compile(r"(?:#\s*|\b(?:PO|PM)\s*)(\d{6,})\b", re.IGNORECASE)
+
+
+def _shown_numbers(raw: Mapping[str, Any]) -> list[str]:
+    """Record numbers the page shows in its title, `h1` headings or header attributes (`#15262984`,
+    `PO15262984`, `data-po-number`), in that order, without repeats."""
+    found: list[str] = []
+    texts = [str(raw.get("title") or ""), *_texts(raw, "headings")]
+    numbers = [m for t in texts for m in _SHOWN_NUMBER.findall(t)]
+    numbers += [n.strip() for n in _texts(raw, "numbers") if n.strip().isdigit()]
+    for number in numbers:
+        if number not in found:
+            found.append(number)
+    return found
+
+
+def _same_path(landed: str, expected: str) -> bool:
+    a, b = urlparse(landed), urlparse(expected)
+    return (
+        a.scheme in ("http", "https")
+        and (a.hostname or "").lower() == (b.hostname or "").lower()
+        and a.path.rstrip("/") == b.path.rstrip("/")
+    )
+
+
+def _settle(raw: Mapping[str, Any]) -> Settle:
+    info = raw.get("settle")
+    ready = str(raw.get("ready") or "complete")
+    if not isinstance(info, Mapping):
+        return Settle(ready_state=ready, settled=ready == "complete")
+    loading = tuple(str(x) for x in info.get("loading") or () if isinstance(x, str))
+
+    def seconds(key: str) -> float:
+        value = info.get(key)
+        return float(value) / 1000 if isinstance(value, int | float) else 0.0
+
+    return Settle(
+        settled=bool(info.get("settled")),
+        loading=loading,
+        quiet_s=seconds("quiet_ms"),
+        waited_s=seconds("waited_ms"),
+        ready_state=ready,
+    )
+
+
+def _wrong_place(raw: Mapping[str, Any], url: str, expected: Expected | None, status: int) -> str:
+    """Why this is not the asked-for page (empty when it is)."""
+    if expected is None:
+        return ""
+    if not _same_path(url, expected.url):
+        parsed = urlparse(url)
+        where = parsed.path or url
+        if parsed.hostname != urlparse(expected.url).hostname:
+            where = f"{parsed.scheme}://{parsed.netloc}{parsed.path}" if parsed.netloc else url
+        return f"landed on {where}, not {expected.what}"
+    if status and not 200 <= status < 300:
+        return f"HTTP {status}"
+    shown = _shown_numbers(raw)
+    if shown and expected.number not in shown:
+        return f"the page shows {', '.join(f'#{n}' for n in shown[:3])}, not {expected.what}"
+    return ""
+
+
 def classify_page(
     raw: Mapping[str, Any],
     *,
     po_digits: str = "",
     marker: str = "",
     error_texts: Sequence[str] = ERROR_TEXTS,
+    expected: Expected | None = None,
 ) -> POPage:
-    """Judge the raw facts `PROBE_JS` returned.
+    """Judge the raw facts `PROBE_JS` (or `SETTLE_JS`) returned; where the browser landed decides first.
 
     Args:
         raw: The probe's result.
         po_digits: The PO being processed (links to files of other orders are ignored).
         marker: The marker passed to the probe.
         error_texts: Texts of "missing or forbidden" pages (defaults to `ERROR_TEXTS`).
+        expected: The page asked for; without it, where the browser landed is not checked.
 
     Returns:
-        The page as a `POPage`. A page with a known error text in an error box or heading is `NOT_FOUND`
-        unless it also shows PO content (then the message belongs to something else on the page); an HTTP
-        5xx or a "something went wrong" heading is `SERVER_ERROR`; an empty page is `UNRECOGNISED`.
+        The page as a `POPage`, in this order of evidence: HTTP 429 is `THROTTLED`; HTTP 5xx or a "something
+        went wrong" heading is `SERVER_ERROR`; HTTP 404 / 403, or a known error text in an error box or
+        heading (unless the page also shows PO content: then the message belongs to something else on it),
+        is `NOT_FOUND`; another address than the one asked for, another status than 2xx, or another record
+        number in the title or header is `WRONG_PAGE`; an empty page is `UNRECOGNISED`; else `CONTENT`.
+        `error_text` names the evidence for every kind but `CONTENT`.
     """
     url = str(raw.get("url") or "")
     status = raw.get("status")
@@ -425,10 +667,17 @@ def classify_page(
     heading = next((h for h in headings if _ERROR_HEADING.search(h)), "")
     error = known or transient or heading
     body = raw.get("body")
-    if http_status >= 500 or (transient and not known and not has_content):
+    wrong = _wrong_place(raw, url, expected, http_status)
+    if http_status == 429:
+        kind, error = PageKind.THROTTLED, "HTTP 429"
+    elif http_status >= 500 or (transient and not known and not has_content):
         kind, error = PageKind.SERVER_ERROR, transient or f"HTTP {http_status}"
+    elif http_status in (403, 404):
+        kind, error = PageKind.NOT_FOUND, f"HTTP {http_status}"
     elif error and not has_content:
         kind = PageKind.NOT_FOUND
+    elif wrong:
+        kind, error = PageKind.WRONG_PAGE, wrong
     elif not has_content and not requisitions and isinstance(body, int) and body == 0:
         kind, error = PageKind.UNRECOGNISED, "the page is empty"
     content = kind is PageKind.CONTENT
@@ -443,16 +692,26 @@ def classify_page(
         marker=marker,
         http_status=http_status,
         notes=(f"error text on a page with content: {error}",) if content and error else (),
+        settle=_settle(raw),
     )
 
 
-def probe_page(tab: Any, *, po_digits: str = "", marker: str = "") -> POPage:
-    """Run `PROBE_JS` in `tab` (one round trip) and judge the result.
+def probe_page(
+    tab: Any,
+    *,
+    po_digits: str = "",
+    marker: str = "",
+    error_texts: Sequence[str] = ERROR_TEXTS,
+    expected: Expected | None = None,
+) -> POPage:
+    """Run `PROBE_JS` in `tab` (one round trip, no waiting) and judge the result.
 
     Args:
         tab: A `coupadl.browser.session.Tab` showing the page.
         po_digits: The PO being processed.
         marker: A string left in the page to notice later whether the tab navigated away.
+        error_texts: Texts of "missing or forbidden" pages.
+        expected: The page asked for (see `classify_page`).
 
     Returns:
         The judged page.
@@ -460,4 +719,65 @@ def probe_page(tab: Any, *, po_digits: str = "", marker: str = "") -> POPage:
     raw = tab.run_js(PROBE_JS, marker)
     if not isinstance(raw, Mapping):
         raw = {}
-    return classify_page(raw, po_digits=po_digits, marker=marker)
+    return classify_page(raw, po_digits=po_digits, marker=marker, error_texts=error_texts, expected=expected)
+
+
+def settle_page(
+    tab: Any,
+    *,
+    quiet: float,
+    timeout: float,
+    po_digits: str = "",
+    marker: str = "",
+    error_texts: Sequence[str] = ERROR_TEXTS,
+    loading_texts: Sequence[str] = DEFAULT_LOADING_TEXTS,
+    expected: Expected | None = None,
+) -> POPage:
+    """Wait inside the page (one asynchronous script, one round trip) until it settles, then judge it.
+
+    Settled means: the document is complete, no attachment area shows a loading sign, and the set of
+    attachment candidates has been unchanged for `quiet` seconds. The page remembers since when the set is
+    unchanged, so a second call with a longer `quiet` counts the time already passed.
+
+    Args:
+        tab: A `coupadl.browser.session.Tab` showing the page.
+        quiet: How long the candidates must be unchanged (0: as soon as nothing is loading).
+        timeout: The longest wait; `POPage.settle.settled` is False when it ran out.
+        po_digits: The PO being processed.
+        marker: A string left in the page to notice later whether the tab navigated away.
+        error_texts: Texts of "missing or forbidden" pages.
+        loading_texts: Texts a loading attachments area shows.
+        expected: The page asked for (see `classify_page`).
+
+    Returns:
+        The judged page, with how it settled in `settle`.
+    """
+    raw = tab.run_async_js(
+        SETTLE_JS, *settle_arguments(marker, quiet, timeout, loading_texts), timeout=timeout + 10.0
+    )
+    if not isinstance(raw, Mapping):
+        raw = {}
+    return classify_page(raw, po_digits=po_digits, marker=marker, error_texts=error_texts, expected=expected)
+
+
+def settle_arguments(
+    marker: str, quiet: float, timeout: float, loading_texts: Sequence[str]
+) -> tuple[str, int, int, list[str], str]:
+    """The arguments `SETTLE_JS` takes (before its callback), for `settle_page` or a tab's `open_async`."""
+    return (marker, int(quiet * 1000), int(timeout * 1000), list(loading_texts), ATTACHMENT_AREA_SELECTOR)
+
+
+def parse_retry_after(value: str, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header: delay-seconds or an HTTP date; None when unusable."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())

@@ -34,6 +34,7 @@ class FailureKind(StrEnum):
     WINDOW_CRASHED = "window_crashed"  # the browser died: restart the worker, requeue the task
     FATAL = "fatal"  # the machine failed (disk full, folder gone): no task can succeed; stop the whole run,
     # the task goes back untouched (its attempt does not count)
+    THROTTLED = "throttled"  # retry after `retry_after_s` without spending the attempt; every worker waits
 
 
 @dataclass(frozen=True)
@@ -96,9 +97,11 @@ class TaskDone:
 
 @dataclass(frozen=True)
 class TaskError:
-    """The handler (or the window under it) failed; `kind` says what to do."""
+    """The handler (or the window under it) failed; `kind` says what to do (`retry_after_s`: for
+    `THROTTLED`, how long no worker may take a task)."""
 
     worker_id: int
     task_id: str
     kind: FailureKind
     message: str
+    retry_after_s: float = 0.0

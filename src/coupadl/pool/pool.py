@@ -8,6 +8,9 @@ knows at every moment which task each worker holds. Crash recovery is "reclaim w
 * a task that runs longer than `task_timeout` has its worker's process tree ended and is treated the same way;
 * a signed-out window (session expired) gets one restart; its task goes back without counting an attempt.
   When no worker is left, the remaining tasks stay pending — never failed;
+* a throttled task (the handler said "retry after S seconds") goes back to the front of the queue without
+  counting an attempt; no worker gets a task for S seconds, and for `throttle_slowdown_s` after that tasks
+  are handed out at most one per `throttle_spacing_s` (across all workers);
 * memory: above `memory_threshold` of RAM, the heaviest worker is restarted between two of its tasks;
 * a fault outside every task (`FailureKind.FATAL` from a worker, or `abort()` from the caller, e.g. a full
   disk) stops the run at once: nothing more is handed out, tasks in flight go back unfinished, and `fault`
@@ -26,7 +29,7 @@ import queue
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +64,7 @@ class Task:
     task_id: str
     payload: dict[str, Any]
     attempts: int = 0  # attempts already made
+    throttled: int = 0  # times it came back throttled (not counted as attempts)
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,9 @@ class PoolConfig:
     start_timeout: float = 240.0
     window_budget_s: float = 180.0
     tick_interval: float = 1.0
+    throttle_slowdown_s: float = 60.0  # after a throttle hold: how long dispatch stays paced
+    throttle_spacing_s: float = 1.0  # while paced: least time between two dispatches (all workers)
+    max_throttled: int = 20  # a task throttled more often than this spends attempts like any retry
 
     def __post_init__(self) -> None:
         if not 1 <= self.worker_count <= 8:
@@ -165,6 +172,9 @@ class PersistentWorkerPool:
         self.driver_fault = ""  # a window's reason when the driver cannot drive this browser
         self._last_tick = 0.0
         self.fault: str | None = None
+        self._hold_until = 0.0  # throttled: no dispatch before this (monotonic)
+        self._paced_until = 0.0  # throttled: dispatch paced until this
+        self._last_dispatch = 0.0
         self.outcomes: dict[str, TaskOutcome] = {}
         self.log = get_logger("coupadl.pool")
 
@@ -317,6 +327,9 @@ class PersistentWorkerPool:
         return [*in_flight, *self._queue]
 
     def _dispatch(self) -> None:
+        now = time.monotonic()
+        if now < self._hold_until:
+            return
         for worker in self.workers.values():
             if not self._queue:
                 return
@@ -324,10 +337,12 @@ class PersistentWorkerPool:
                 if worker.restart_after_task:
                     self._restart_deliberately(worker)
                     continue
+                if now < self._paced_until and now - self._last_dispatch < self.config.throttle_spacing_s:
+                    return
                 task = self._queue.popleft()
                 attempt = task.attempts + 1
-                worker.task = Task(task.task_id, task.payload, attempt)
-                worker.task_started = time.monotonic()
+                worker.task = replace(task, attempts=attempt)
+                worker.task_started = self._last_dispatch = now
                 worker.set(WorkerStatus.PROCESSING)
                 worker.inbox.put(RunTask(task.task_id, task.payload, attempt))
                 self._emit("task_dispatched", worker.worker_id, task_id=task.task_id, attempt=attempt)
@@ -392,7 +407,7 @@ class PersistentWorkerPool:
         if msg.kind is FailureKind.SESSION_EXPIRED:
             # Not the task's fault: it goes back without counting the attempt.
             worker.task = None
-            self._queue.appendleft(Task(task.task_id, task.payload, task.attempts - 1))
+            self._queue.appendleft(replace(task, attempts=task.attempts - 1))
             worker.expired_restarts += 1
             self._emit("session_expired", worker.worker_id, task_id=task.task_id, message=msg.message)
             return  # the worker exits; _reap_dead decides on its restart
@@ -402,12 +417,32 @@ class PersistentWorkerPool:
             # The machine, not the task: it goes back uncounted and the whole run stops.
             worker.task = None
             worker.set(WorkerStatus.IDLE)
-            self._queue.appendleft(Task(task.task_id, task.payload, task.attempts - 1))
+            self._queue.appendleft(replace(task, attempts=task.attempts - 1))
             self.abort(msg.message)
             return
         worker.task = None
         worker.set(WorkerStatus.IDLE)
+        if msg.kind is FailureKind.THROTTLED and task.throttled < self.config.max_throttled:
+            self._throttle(task, worker, msg)
+            return
         self._retry_or_fail(task, worker.worker_id, msg.message, permanent=msg.kind is FailureKind.PERMANENT)
+
+    def _throttle(self, task: Task, worker: _Worker, msg: TaskError) -> None:
+        """Hold every worker for `retry_after_s`, then pace; the task goes first, its attempt refunded."""
+        now = time.monotonic()
+        self._hold_until = max(self._hold_until, now + msg.retry_after_s)
+        self._paced_until = max(self._paced_until, self._hold_until + self.config.throttle_slowdown_s)
+        self._queue.appendleft(replace(task, attempts=task.attempts - 1, throttled=task.throttled + 1))
+        self.log.warning(
+            "throttled: holding every worker", window=worker.spec.letter, retry_after_s=msg.retry_after_s
+        )
+        self._emit(
+            "task_throttled",
+            worker.worker_id,
+            task_id=task.task_id,
+            retry_after_s=msg.retry_after_s,
+            message=msg.message,
+        )
 
     def _retry_or_fail(
         self, task: Task, worker_id: int | None, error: str, *, permanent: bool = False

@@ -35,6 +35,7 @@ from coupadl.errors import (
     ProfileOperationError,
     RetryableTaskError,
     SessionExpiredError,
+    ThrottledError,
     WindowError,
 )
 from coupadl.log import bind, configure_logging, get_logger
@@ -195,6 +196,8 @@ class _WorkerRuntime:
         except WindowError as exc:
             self._error(msg, FailureKind.WINDOW_CRASHED, str(exc))
             return False
+        except ThrottledError as exc:
+            self._error(msg, FailureKind.THROTTLED, str(exc), retry_after_s=exc.retry_after_s)
         except RetryableTaskError as exc:
             self._error(msg, FailureKind.RETRYABLE, str(exc))
         except PermanentTaskError as exc:
@@ -227,9 +230,9 @@ class _WorkerRuntime:
             return False
         return result.status is VerificationStatus.SUCCESS
 
-    def _error(self, msg: RunTask, kind: FailureKind, message: str) -> None:
+    def _error(self, msg: RunTask, kind: FailureKind, message: str, *, retry_after_s: float = 0.0) -> None:
         self.log.warning("task failed", kind=kind.value, error=message)
-        self.outbox.put(TaskError(self.spec.worker_id, msg.task_id, kind, message))
+        self.outbox.put(TaskError(self.spec.worker_id, msg.task_id, kind, message, retry_after_s))
 
     def close(self) -> None:
         """Quit the browser cleanly, then remove the clone (only after the browser is gone). Idempotent.

@@ -4,8 +4,9 @@ Protected routes redirect signed-out requests to `/sessions/new?return_to=...`:
 
 - `/user/home`: light authenticated landing page.
 - `/order_headers/<n>`, `/requisition_headers/<n>`: PO and requisition pages (or 200 "Oops" / "not
-  authorized" pages).
-- `/attachment/attachment_file/type/<id>/<name>`, `/attachments/<id>/download`: file routes.
+  authorized" pages in the PO's language, a redirect home, HTTP 404 / 403, or 429 with `Retry-After` for
+  the first requests: see `PurchaseOrder`).
+- `/attachment/attachment_file/type|file/<id>/<name>`, `/attachments/<id>/download`: file routes.
 - `/attachments/<id>`, `/comments/<n>` (and the unprotected `/help/manual`): decoys, HTML, never a file.
 
 Open routes:
@@ -197,10 +198,20 @@ def create_app(scenario: Scenario | None = None, *, secret: bytes = DEFAULT_SECR
     @page
     def order_header(number: str) -> ResponseReturnValue:
         po = sc.po(number)
-        if po is None or po.kind == "not_found":
-            return pages.not_found()
-        if po.kind == "forbidden":
-            return pages.forbidden()
+        if po is None:
+            if sc.unknown_po == "redirect_home":
+                return redirect(_HOME)
+            status = 404 if sc.unknown_po == "http_404" else 200
+            return pages.not_found(language=sc.language), status
+        if po.throttle_first and site.state.page_hit(f"order:{number}") < po.throttle_first:
+            headers = {"Retry-After": po.retry_after} if po.retry_after is not None else {}
+            return Response("Too many requests", status=429, mimetype="text/html", headers=headers)
+        if po.kind == "redirect_home":
+            return redirect(_HOME)
+        if po.kind in ("not_found", "http_404"):
+            return pages.not_found(language=po.language), 404 if po.kind == "http_404" else 200
+        if po.kind in ("forbidden", "http_403"):
+            return pages.forbidden(po.language), 403 if po.kind == "http_403" else 200
         return pages.order(po, site.catalog.for_order(number), request.host_url.rstrip("/"))
 
     @app.get("/requisition_headers/<number>")
@@ -268,6 +279,7 @@ def create_app(scenario: Scenario | None = None, *, secret: bytes = DEFAULT_SECR
         return Response(_trickle(served.content, delay), mimetype=content_type(served.name), headers=headers)
 
     @app.get("/attachment/attachment_file/type/<int:attachment_id>/<path:name>")
+    @app.get("/attachment/attachment_file/file/<int:attachment_id>/<path:name>")
     def attachment_file(attachment_id: int, name: str) -> ResponseReturnValue:
         return serve_file(attachment_id)
 

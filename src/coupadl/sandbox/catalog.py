@@ -60,6 +60,8 @@ class ServedFile:
             return f"/attachment/attachment_file/type/{self.attachment_id}/{quoted}"
         if self.attachment.click_only:
             return f"/attachments/{self.attachment_id}/download"
+        if self.attachment.form == "role_button_ancestor":
+            return f"/attachment/attachment_file/file/{self.attachment_id}/{quoted}"
         if self.attachment.form == "filename_query":
             return f"/attachments/{self.attachment_id}/download?filename={quoted}"
         return f"/attachments/{self.attachment_id}/download"

@@ -36,6 +36,8 @@ _SCRIPT = """
     var button = target.closest(".attachment-file [role=button]");
     var holder = button ? button.closest(".attachment-file")
                         : target.closest(".file-link[data-url]");
+    var row = target.closest("[role=button]") && target.closest("[data-download-url]");
+    if (!holder && row) { event.preventDefault(); download(row.getAttribute("data-download-url")); return; }
     if (!holder) { return; }
     // Some attachments carry no URL in the page: it is built from the id only when clicked.
     var url = holder.getAttribute("data-url") ||
@@ -45,6 +47,17 @@ _SCRIPT = """
     event.preventDefault();
     download(url);
   });
+  // A list rendered by script after load: the server sends it in a <template>, the script puts it in.
+  var late = document.getElementById("late-attachments");
+  if (late) {
+    setTimeout(function () {
+      var area = document.getElementById("attachments");
+      var slot = area.querySelector(".attachments-loading");
+      if (slot) { slot.remove(); }
+      area.appendChild(late.content.cloneNode(true));
+      area.removeAttribute("aria-busy");
+    }, Number(late.getAttribute("data-delay-ms")));
+  }
 })();
 """
 
@@ -81,9 +94,20 @@ body { font-family: sans-serif; margin: 0; }
 </html>
 """
 
-_ATTACHMENTS = """<section id="attachments" class="attachments-section">
+_ATTACHMENTS = """<section id="attachments" class="attachments-section"{%
+    if late and loading == "aria_busy" %} aria-busy="true"{% endif %}>
   <h3>Attachments</h3>
   <p class="note">==================== Attachments ====================</p>
+  {% if late %}
+  <div class="attachments-loading">{% if loading == "placeholder" %}<span>Loading attachments...</span>{%
+    elif loading == "spinner" %}<span class="spinner" role="progressbar"></span>{% endif %}</div>
+  {% if not forever %}<template id="late-attachments" data-delay-ms="{{ delay_ms }}">{{ items }}</template>{%
+    endif %}
+  {% else %}{{ items }}{% endif %}
+</section>
+"""
+
+_ATTACHMENT_LIST = """
   {% if files %}
   <ul class="attachments">
   {% for f in files %}{% set a = f.attachment %}{% set id = f.attachment_id %}
@@ -107,17 +131,24 @@ _ATTACHMENTS = """<section id="attachments" class="attachments-section">
       data-url="{{ f.path }}">{{ a.shown_label }}</div></li>
     {% elif a.form == "filename_query" %}
     <li class="attachment"><a href="{{ f.path }}">{{ a.shown_label }}</a></li>
+    {% elif a.form == "role_button_ancestor" %}
+    <li class="attachment attachment-row" data-download-url="{{ f.path }}"><div class="file-cell">
+      <span role="button" tabindex="0" aria-label="{{ a.name }} file attachment">{{ a.shown_label }}</span>
+    </div></li>
     {% endif %}
   {% endfor %}
   </ul>
   {% else %}
   <p class="empty">No attachments</p>
   {% endif %}
-</section>
 """
 
-_ORDER = """<div id="order_header" class="order-header" data-po-number="{{ po.number }}">
-<h1 class="page-title">Purchase Order #{{ po.number }}</h1>
+_ORDER = """<div id="order_header"
+  class="order-header{% if po.busy_elsewhere %} order-with-attachments{% endif %}"
+  data-po-number="{{ shown }}">
+<h1 class="page-title">Purchase Order #{{ shown }}</h1>
+{% if po.busy_elsewhere %}<section class="approvals" aria-busy="true"><span class="spinner"></span>
+  <span>Loading approvals...</span></section>{% endif %}
 <div class="header-info">
   <div class="field"><span class="label">Supplier</span>
     <span data-supplier-name="{{ po.supplier }}" class="supplier-name">{{ po.supplier }}</span></div>
@@ -170,15 +201,43 @@ _ORDERS = """<h1>Orders</h1>
 </ul>
 """
 
-_NOT_FOUND = """<div class="flash_error" id="flash_error">Oops! We couldn't find what you wanted</div>
-<h1>Oops</h1>
-<p>The page you were looking for doesn't exist.</p>
+_NOT_FOUND = """<div class="flash_error" id="flash_error">{{ t.box }}</div>
+<h1>{{ t.heading }}</h1>
+<p>{{ t.text }}</p>
 """
 
-_FORBIDDEN = """<div class="flash_error" id="flash_error">You are not authorized to view this page</div>
-<h1>Access denied</h1>
-<p>Ask your Coupa administrator for access.</p>
+_FORBIDDEN = """<div class="flash_error" id="flash_error">{{ t.box }}</div>
+<h1>{{ t.heading }}</h1>
+<p>{{ t.text }}</p>
 """
+
+# The error pages in the languages tenants use (the wording coupadl's defaults expect, see settings.py).
+_ERROR_WORDING: dict[str, dict[str, dict[str, str]]] = {
+    "not_found": {
+        "en": {"box": "Oops! We couldn't find what you wanted", "heading": "Oops",
+               "text": "The page you were looking for doesn't exist."},
+        "pt-BR": {"box": "Desculpe, não encontramos o que você procurava", "heading": "Ops",
+                  "text": "A página que você procura não existe."},
+        "es": {"box": "Lo sentimos, no encontramos lo que buscaba", "heading": "Vaya",
+               "text": "La página que buscaba no existe."},
+        "fr": {"box": "Désolé, nous n'avons pas trouvé ce que vous cherchiez", "heading": "Oups",
+               "text": "La page que vous recherchez n'existe pas."},
+        "de": {"box": "Hoppla! Wir konnten nicht finden, wonach Sie gesucht haben", "heading": "Hoppla",
+               "text": "Die gesuchte Seite existiert nicht."},
+    },
+    "forbidden": {
+        "en": {"box": "You are not authorized to view this page", "heading": "Access denied",
+               "text": "Ask your Coupa administrator for access."},
+        "pt-BR": {"box": "Você não está autorizado a acessar esta página", "heading": "Acesso negado",
+                  "text": "Peça acesso ao administrador do Coupa."},
+        "es": {"box": "No está autorizado para acceder a esta página", "heading": "Acceso denegado",
+               "text": "Pida acceso a su administrador de Coupa."},
+        "fr": {"box": "Vous n'êtes pas autorisé à accéder à cette page", "heading": "Accès refusé",
+               "text": "Demandez l'accès à votre administrateur Coupa."},
+        "de": {"box": "Sie sind nicht berechtigt, diese Seite aufzurufen", "heading": "Zugriff verweigert",
+               "text": "Bitten Sie Ihren Coupa-Administrator um Zugriff."},
+    },
+}  # fmt: skip
 
 _SIGN_IN = """<div id="sign_in" class="sessions-new">
 <h1>Sign in to Coupa</h1>
@@ -212,6 +271,7 @@ class Pages:
     def __init__(self, env: Environment) -> None:
         self._layout = env.from_string(_LAYOUT)
         self._attachments = env.from_string(_ATTACHMENTS)
+        self._attachment_items = env.from_string(_ATTACHMENT_LIST)
         self._t: dict[str, Template] = {
             name: env.from_string(source)
             for name, source in {
@@ -233,18 +293,30 @@ class Pages:
             title=title, content=content, signed_in=signed_in, body_class=name, script=_SCRIPT
         )
 
-    def _attachment_list(self, files: list[ServedFile], base: str) -> Markup:
-        return Markup(self._attachments.render(files=files, base=base))  # noqa: S704 - autoescaped template
+    def _attachment_list(self, files: list[ServedFile], base: str, po: PurchaseOrder | None = None) -> Markup:
+        items = Markup(self._attachment_items.render(files=files, base=base))  # noqa: S704 - autoescaped
+        late = po is not None and (po.attachments_delay_s > 0 or po.attachments_forever)
+        return Markup(  # noqa: S704 - rendered by an autoescaping template
+            self._attachments.render(
+                items=items,
+                late=late,
+                forever=po.attachments_forever if po else False,
+                loading=po.attachments_loading if po else "none",
+                delay_ms=int(po.attachments_delay_s * 1000) if po else 0,
+            )
+        )
 
     def order(self, po: PurchaseOrder, files: list[ServedFile], base: str) -> str:
-        """A PO page: header with supplier, lines, attachments, decoys."""
+        """A PO page: header with supplier, lines, attachments (maybe rendered late by script), decoys."""
         other = str(int(po.number) - 1).zfill(len(po.number))
+        shown = po.shown_number or po.number
         return self._page(
             "order",
-            f"Purchase Order #{po.number}",
+            f"Purchase Order #{shown}",
             po=po,
+            shown=shown,
             other=other,
-            attachments=self._attachment_list(files, base),
+            attachments=self._attachment_list(files, base, po),
         )
 
     def requisition(self, number: str, po: PurchaseOrder, files: list[ServedFile], base: str) -> str:
@@ -265,13 +337,15 @@ class Pages:
         """List of the scenario's POs."""
         return self._page("orders", "Orders", pos=pos)
 
-    def not_found(self, *, signed_in: bool = True) -> str:
-        """Coupa's 200 "Oops" page."""
-        return self._page("not_found", "Oops", signed_in=signed_in)
+    def not_found(self, *, signed_in: bool = True, language: str = "en") -> str:
+        """Coupa's "Oops" page, in `language`."""
+        wording = _ERROR_WORDING["not_found"][language]
+        return self._page("not_found", wording["heading"], signed_in=signed_in, t=wording)
 
-    def forbidden(self) -> str:
-        """Coupa's 200 "not authorized" page."""
-        return self._page("forbidden", "Access denied")
+    def forbidden(self, language: str = "en") -> str:
+        """Coupa's "not authorized" page, in `language`."""
+        wording = _ERROR_WORDING["forbidden"][language]
+        return self._page("forbidden", wording["heading"], t=wording)
 
     def sign_in(self, return_to: str, error: str = "") -> str:
         """The native sign-in form (`#user_email`, `#user_password`)."""

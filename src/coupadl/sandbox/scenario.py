@@ -23,24 +23,46 @@ from typing import Any, Literal, get_args
 
 __all__ = [
     "ATTACHMENT_FORMS",
+    "LANGUAGES",
+    "LOADING_SIGNS",
     "PO_KINDS",
+    "UNKNOWN_PO",
     "Attachment",
     "AttachmentForm",
+    "Language",
+    "LoadingSign",
     "PoKind",
     "PoLine",
     "PurchaseOrder",
     "Requisition",
     "Scenario",
+    "UnknownPo",
 ]
 
-AttachmentForm = Literal["button_span", "anchor", "anchor_download_attr", "data_url", "filename_query"]
-"""How an attachment is marked up on the page (see `coupadl.sandbox.pages`)."""
+AttachmentForm = Literal[
+    "button_span", "anchor", "anchor_download_attr", "data_url", "filename_query", "role_button_ancestor"
+]
+"""How an attachment is marked up on the page (see `coupadl.sandbox.pages`). `role_button_ancestor`: a
+`span[role=button]` labelled "<name> file attachment" whose URL sits two levels up in `data-download-url`."""
 
-PoKind = Literal["normal", "not_found", "forbidden"]
-"""`normal` shows the PO; `not_found` and `forbidden` show Coupa's 200 error pages instead."""
+PoKind = Literal["normal", "not_found", "forbidden", "redirect_home", "http_404", "http_403"]
+"""`normal` shows the PO; `not_found` and `forbidden` show Coupa's 200 error pages instead; `redirect_home`
+redirects to `/user/home`; `http_404` / `http_403` answer with that status (and the error page)."""
+
+UnknownPo = Literal["not_found", "redirect_home", "http_404"]
+"""What the site does for a PO number it does not know."""
+
+Language = Literal["en", "pt-BR", "es", "fr", "de"]
+"""Language of the site's error pages."""
+
+LoadingSign = Literal["placeholder", "spinner", "aria_busy", "none"]
+"""What a script-rendered attachments area shows until its list is there."""
 
 ATTACHMENT_FORMS: tuple[AttachmentForm, ...] = get_args(AttachmentForm)
 PO_KINDS: tuple[PoKind, ...] = get_args(PoKind)
+UNKNOWN_PO: tuple[UnknownPo, ...] = get_args(UnknownPo)
+LANGUAGES: tuple[Language, ...] = get_args(Language)
+LOADING_SIGNS: tuple[LoadingSign, ...] = get_args(LoadingSign)
 
 _DEFAULT_SIZE = 20_000
 
@@ -153,7 +175,18 @@ class PurchaseOrder:
         lines: Order lines; one generic line when empty.
         attachments: Files on the PO page.
         requisition: A requisition linked from the page (the usual fallback when the PO has no files).
-        kind: `normal`, or the error page served instead (`not_found`, `forbidden`).
+        kind: `normal`, or what is served instead (see `PoKind`).
+        language: Language of its error page (`not_found`, `forbidden`, `http_404`, `http_403`).
+        attachments_delay_s: The attachment list is inserted by the page's script this long after load
+            (0: it is in the server's HTML).
+        attachments_loading: What the attachments area shows until then (`placeholder` text, a `spinner`,
+            `aria_busy`, or `none`).
+        attachments_forever: The attachments area keeps loading and the list never comes.
+        throttle_first: The first N requests of the page (any method) answer 429.
+        retry_after: The 429's `Retry-After` header value (None: no header).
+        shown_number: The PO number the page shows in its title and header (None: its own).
+        busy_elsewhere: Another section of the page (approvals) keeps loading forever, and the whole order
+            sits in a container whose class mentions attachments: neither is the attachments area.
     """
 
     number: str
@@ -162,11 +195,30 @@ class PurchaseOrder:
     attachments: Sequence[Attachment] = ()
     requisition: Requisition | None = None
     kind: PoKind = "normal"
+    language: Language = "en"
+    attachments_delay_s: float = 0.0
+    attachments_loading: LoadingSign = "placeholder"
+    attachments_forever: bool = False
+    throttle_first: int = 0
+    retry_after: str | None = "2"
+    shown_number: str | None = None
+    busy_elsewhere: bool = False
 
     def __post_init__(self) -> None:
         _check_digits("PO", self.number)
         if self.kind not in PO_KINDS:
             raise ValueError(f"PO kind must be one of {', '.join(PO_KINDS)}, got {self.kind!r}")
+        if self.language not in LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, got {self.language!r}")
+        if self.attachments_loading not in LOADING_SIGNS:
+            raise ValueError(
+                f"attachments_loading must be one of {', '.join(LOADING_SIGNS)}, "
+                f"got {self.attachments_loading!r}"
+            )
+        if self.attachments_delay_s < 0 or self.throttle_first < 0:
+            raise ValueError("attachments_delay_s and throttle_first must not be negative")
+        if self.shown_number is not None:
+            _check_digits("shown PO", self.shown_number)
         _set(self, "lines", tuple(self.lines) or (PoLine("Goods and services", 1.0, 100.0),))
         _set(self, "attachments", tuple(self.attachments))
 
@@ -188,6 +240,8 @@ class Scenario:
             session cookie, loaded at start only when the browser restores its last session. The server still
             refuses sessions older than `cookie_max_age_s`.
         seed: Seed of the generated attachment bytes.
+        unknown_po: What a PO number not in `pos` gets (see `UnknownPo`).
+        language: Language of the error page an unknown PO gets.
     """
 
     pos: Sequence[PurchaseOrder] = ()
@@ -198,6 +252,8 @@ class Scenario:
     session_only_cookie: bool = False
     seed: str = "coupadl-sandbox"
     storage_host: str | None = None
+    unknown_po: UnknownPo = "not_found"
+    language: Language = "en"
 
     def __post_init__(self) -> None:
         _set(self, "pos", tuple(self.pos))
@@ -211,6 +267,10 @@ class Scenario:
             raise ValueError("expire_after_views must not be negative")
         if self.cookie_max_age_s <= 0:
             raise ValueError("cookie_max_age_s must be positive")
+        if self.unknown_po not in UNKNOWN_PO:
+            raise ValueError(f"unknown_po must be one of {', '.join(UNKNOWN_PO)}, got {self.unknown_po!r}")
+        if self.language not in LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, got {self.language!r}")
 
     # --- lookups ----------------------------------------------------------------------------------
 
@@ -458,6 +518,7 @@ def _demo_scenario() -> Scenario:
                     att("specs.pdf", size=21_000, form="filename_query"),
                     att("picture.png", size=64_000, form="anchor_download_attr"),
                     att("notes.txt", content=b"Deliver to gate 4, ask for Ms. Jensen.\n", form="button_span"),
+                    att("delivery schedule.xlsx", size=11_000, form="role_button_ancestor"),
                 ],
             ),
             po("16895342", "Wayne Enterprises", requisition=req("5001300")),

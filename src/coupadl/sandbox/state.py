@@ -49,6 +49,7 @@ class SiteState:
         self._revoked: set[str] = set()
         self._revoked_before_ms = 0
         self._file_hits: dict[int, int] = {}
+        self._page_hits: dict[str, int] = {}
 
     # --- sessions ---------------------------------------------------------------------------------
 
@@ -79,6 +80,13 @@ class SiteState:
         with self._lock:
             before = self._file_hits.get(attachment_id, 0)
             self._file_hits[attachment_id] = before + 1
+            return before
+
+    def page_hit(self, key: str) -> int:
+        """Count a request of a page (e.g. a PO page that throttles); returns how many came before it."""
+        with self._lock:
+            before = self._page_hits.get(key, 0)
+            self._page_hits[key] = before + 1
             return before
 
     # --- request log ------------------------------------------------------------------------------

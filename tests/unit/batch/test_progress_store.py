@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from coupadl.batch.progress import (
+    REVISITED_MESSAGE,
+    SCHEMA_VERSION,
     OutputInUseError,
     POOutcome,
     ProgressCorruptError,
@@ -23,6 +25,7 @@ from coupadl.batch.progress import (
 )
 from coupadl.coupa.po import PONumber, POStatus, parse_po_number
 from coupadl.errors import ConfigError, SetupError
+from support.old_output import V1Row, write_v1_output
 
 
 def _po(text: str) -> PONumber:
@@ -318,3 +321,49 @@ def test_iso_utc() -> None:
     assert iso_utc(moment) == "2025-03-01T10:30:05Z"
     assert iso_utc(moment.astimezone(datetime.now().astimezone().tzinfo)) == "2025-03-01T10:30:05Z"
     assert iso_utc(None) == ""
+
+
+# --- upgrades from older schemas ---------------------------------------------------------------------------
+
+
+def test_a_version_1_store_resumes_and_its_no_attachments_are_visited_again(tmp_path: Path) -> None:
+    done, empty, failed = _po("PO15262984"), _po("PO15262986"), _po("PO15262987")
+    db = write_v1_output(
+        tmp_path,
+        [
+            V1Row(done.digits, "COMPLETED", supplier="Acme GmbH", names=["quote.pdf"]),
+            V1Row(empty.digits, "NO_ATTACHMENTS", attempts=1, supplier="Initech"),
+            V1Row(failed.digits, "FAILED", attempts=3, error="HTTP 500"),
+        ],
+    )
+    with ProgressStore.open(tmp_path, "old") as store:
+        assert store.run_info.resumed
+        assert store.todo() == [empty, failed]  # the COMPLETED one stays done
+        revisited = store.get(empty)
+        assert revisited is not None
+        assert revisited.status is POStatus.PENDING
+        assert revisited.attempts == 1  # kept across the upgrade
+        assert revisited.error_message == REVISITED_MESSAGE
+        kept = store.get(done)
+        assert (
+            kept is not None and kept.status is POStatus.COMPLETED and kept.attachment_names == ("quote.pdf",)
+        )
+        store.mark_started(empty, "B")
+        store.record(empty, POOutcome(POStatus.NO_ATTACHMENTS, error_message="settled: none"))
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("SELECT value FROM meta WHERE key = 'migrated_from_1'").fetchone() == ("1",)
+    # The migration ran once: a NO_ATTACHMENTS recorded by this version stays final.
+    with ProgressStore.open(tmp_path, "old") as store:
+        assert store.todo() == [failed]
+
+
+def test_a_store_of_a_newer_version_is_refused(tmp_path: Path) -> None:
+    with ProgressStore.open(tmp_path, "f1"):
+        pass
+    db = state_dir(tmp_path) / "progress.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(ProgressCorruptError, match="schema version 99"):
+        ProgressStore.open(tmp_path, "f1")

@@ -17,6 +17,7 @@ import pytest
 from coupadl.batch.input import POList, read_po_list
 from coupadl.batch.progress import POOutcome, POProgress, ProgressStore
 from coupadl.batch.results import (
+    PENDING_MESSAGE,
     REPLACE_ATTEMPTS,
     RESULT_COLUMNS,
     result_rows,
@@ -137,7 +138,12 @@ def test_results_csv_content_and_order(tmp_path: Path) -> None:
     assert invalid["COUPA_URL"] == ""
     assert "no value" in empty["ERROR_MESSAGE"]
     assert pending["COUPA_URL"] == f"{BASE}/order_headers/100003"
-    assert (pending["ATTEMPTS"], pending["LAST_PROCESSED"], pending["ERROR_MESSAGE"]) == ("0", "", "")
+    # The contract: every row that is not COMPLETED says why in ERROR_MESSAGE, a PO not reached too.
+    assert (pending["ATTEMPTS"], pending["LAST_PROCESSED"], pending["ERROR_MESSAGE"]) == (
+        "0",
+        "",
+        PENDING_MESSAGE,
+    )
 
 
 def test_attachment_names_are_semicolon_separated(tmp_path: Path) -> None:
@@ -174,6 +180,7 @@ def test_nothing_processed_is_all_pending(tmp_path: Path) -> None:
     header, rows = result_rows(po_list, {})
     status = header.index("STATUS")
     assert [row[status] for row in rows] == ["PENDING", "PENDING"]
+    assert {row[header.index("ERROR_MESSAGE")] for row in rows} == {PENDING_MESSAGE}
 
 
 def test_stale_result_columns_of_a_fed_back_results_file_are_replaced(tmp_path: Path) -> None:

@@ -205,7 +205,7 @@ def test_unknown_po_is_a_200_oops_page(signed_in: FlaskClient, number: str) -> N
     response = signed_in.get(f"/order_headers/{number}")
     assert response.status_code == 200
     assert (
-        '<div class="flash_error" id="flash_error">Oops! We couldn\'t find what you wanted</div>'
+        '<div class="flash_error" id="flash_error">Oops! We couldn&#39;t find what you wanted</div>'
         in response.text
     )
     assert "<h1>Oops</h1>" in response.text
@@ -389,3 +389,88 @@ def test_click_only_attachment_has_no_file_url_in_the_page() -> None:
     assert client.get(f"/attachments/{attachment_id}/download").data == content
     with pytest.raises(ValueError, match="click_only"):
         Attachment("x.pdf", form="anchor", click_only=True)
+
+
+# --- real-tenant knobs ------------------------------------------------------------------------------------
+
+
+def _site(*pos: PurchaseOrder, **site: object) -> FlaskClient:
+    client = create_app(Scenario(pos=list(pos), **site)).test_client()  # type: ignore[arg-type]
+    assert client.get("/sandbox/autologin?next=/user/home").status_code == 302
+    return client
+
+
+def test_throttled_page_answers_429_with_retry_after_for_the_first_requests() -> None:
+    client = _site(PurchaseOrder(PO, throttle_first=2, retry_after="2"))
+    first = client.get(f"/order_headers/{PO}")
+    assert (first.status_code, first.headers.get("Retry-After")) == (429, "2")
+    second = client.head(f"/order_headers/{PO}")
+    assert (second.status_code, second.headers.get("Retry-After")) == (429, "2")
+    assert client.get(f"/order_headers/{PO}").status_code == 200
+    quiet = _site(PurchaseOrder(PO, throttle_first=1, retry_after=None))
+    assert "Retry-After" not in quiet.get(f"/order_headers/{PO}").headers
+
+
+@pytest.mark.parametrize(("kind", "status"), [("http_404", 404), ("http_403", 403)])
+def test_http_status_kinds(kind: str, status: int) -> None:
+    response = _site(PurchaseOrder(PO, kind=kind, language="fr")).get(f"/order_headers/{PO}")  # type: ignore[arg-type]
+    assert response.status_code == status
+    assert "flash_error" in response.text
+
+
+def test_error_pages_in_another_language() -> None:
+    client = _site(PurchaseOrder("15262997", kind="forbidden", language="pt-BR"), language="pt-BR")
+    assert "Desculpe, não encontramos o que você procurava" in client.get("/order_headers/99999999").text
+    assert "Você não está autorizado a acessar esta página" in client.get("/order_headers/15262997").text
+
+
+@pytest.mark.parametrize("unknown", ["redirect_home", "http_404"])
+def test_unknown_po_behaviour(unknown: str) -> None:
+    response = _site(unknown_po=unknown).get("/order_headers/99999999")
+    if unknown == "redirect_home":
+        assert (response.status_code, response.headers["Location"]) == (302, "/user/home")
+    else:
+        assert response.status_code == 404
+
+
+def test_redirect_home_kind() -> None:
+    response = _site(PurchaseOrder(PO, kind="redirect_home")).get(f"/order_headers/{PO}")
+    assert (response.status_code, response.headers["Location"]) == (302, "/user/home")
+
+
+def test_page_showing_another_number() -> None:
+    html = _site(PurchaseOrder(PO, shown_number="15262983")).get(f"/order_headers/{PO}").text
+    assert "<title>Purchase Order #15262983 | Coupa</title>" in html
+    assert '<h1 class="page-title">Purchase Order #15262983</h1>' in html
+    assert f"#{PO}" not in html
+
+
+def test_late_attachments_sit_in_a_template_behind_a_loading_sign() -> None:
+    po = PurchaseOrder(
+        PO, attachments=[Attachment("late.pdf")], attachments_delay_s=1.5, attachments_loading="aria_busy"
+    )
+    html = _site(po).get(f"/order_headers/{PO}").text
+    assert '<section id="attachments" class="attachments-section" aria-busy="true">' in html
+    assert '<template id="late-attachments" data-delay-ms="1500">' in html
+    assert html.index("late.pdf") > html.index('<template id="late-attachments"')
+    placeholder = (
+        _site(PurchaseOrder(PO, attachments=[Attachment("late.pdf")], attachments_forever=True))
+        .get(f"/order_headers/{PO}")
+        .text
+    )
+    assert "<span>Loading attachments...</span>" in placeholder
+    assert "late.pdf" not in placeholder.split("<script>")[0]  # never delivered
+
+
+def test_role_button_row_carries_the_file_route_on_the_li() -> None:
+    app = create_app(
+        Scenario(pos=[PurchaseOrder(PO, attachments=[Attachment("a.eml", form="role_button_ancestor")])])
+    )
+    client = app.test_client()
+    client.get("/sandbox/autologin?next=/user/home")
+    attachment_id, content = _file(app, "a.eml")
+    html = client.get(f"/order_headers/{PO}").text
+    route = f"/attachment/attachment_file/file/{attachment_id}/a.eml"
+    assert f'data-download-url="{route}"' in html
+    assert 'aria-label="a.eml file attachment"' in html
+    assert client.get(route).data == content

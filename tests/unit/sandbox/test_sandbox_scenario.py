@@ -129,3 +129,41 @@ def test_bench_is_uniform() -> None:
 
 def test_lines_keep_their_totals() -> None:
     assert PoLine("valves", 12, 2.5).total == 30.0
+
+
+def test_real_tenant_knobs_round_trip_through_json() -> None:
+    scenario = Scenario(
+        pos=[
+            PurchaseOrder(
+                "15262984",
+                attachments=[Attachment("a.eml", form="role_button_ancestor")],
+                attachments_delay_s=1.5,
+                attachments_loading="aria_busy",
+                throttle_first=2,
+                retry_after=None,
+                shown_number="15262983",
+            ),
+            PurchaseOrder("15262985", kind="http_403", language="de", attachments_forever=True),
+            PurchaseOrder("15262986", busy_elsewhere=True),
+        ],
+        unknown_po="redirect_home",
+        language="pt-BR",
+    )
+    assert Scenario.from_json(scenario.to_json()) == scenario
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: PurchaseOrder("15262984", language="it"),  # type: ignore[arg-type]
+        lambda: PurchaseOrder("15262984", attachments_loading="blink"),  # type: ignore[arg-type]
+        lambda: PurchaseOrder("15262984", attachments_delay_s=-1),
+        lambda: PurchaseOrder("15262984", throttle_first=-1),
+        lambda: PurchaseOrder("15262984", shown_number="PO1"),
+        lambda: Scenario(unknown_po="teapot"),  # type: ignore[arg-type]
+        lambda: Scenario(language="xx"),  # type: ignore[arg-type]
+    ],
+)
+def test_invalid_real_tenant_knobs_are_refused(make: object) -> None:
+    with pytest.raises(ValueError):
+        make()  # type: ignore[operator]

@@ -1,0 +1,130 @@
+"""The pool's throttle path without processes: a THROTTLED failure requeues the task first, refunds its
+attempt, holds dispatch to every worker for the wait, then paces dispatch for a while."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from coupadl.browser.discovery import Executables
+from coupadl.browser.launcher import LaunchConfig
+from coupadl.pool.events import PoolEvent
+from coupadl.pool.messages import FailureKind, RunTask, TaskError
+from coupadl.pool.pool import PersistentWorkerPool, PoolConfig, Task, _Worker
+from coupadl.pool.states import WorkerStatus
+from coupadl.profiles.models import VerificationConfig
+from coupadl.settings import BrowserKind
+
+
+class Inbox:
+    """Stands in for a worker's queue: remembers what the supervisor sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    def put(self, msg: Any) -> None:
+        self.sent.append(msg)
+
+
+@pytest.fixture
+def pool(tmp_path: Path) -> Iterator[PersistentWorkerPool]:
+    config = PoolConfig(
+        worker_count=2,
+        launch=LaunchConfig(Executables(BrowserKind.CHROMIUM, Path("/x/chromium"), Path("/x/chromedriver"))),
+        verification=VerificationConfig(auth_check_url="http://127.0.0.1:9/user/home"),
+        handler="support.handlers:visit",
+        state_dir=tmp_path,
+        max_task_attempts=2,
+        throttle_slowdown_s=0.6,
+        throttle_spacing_s=0.3,
+        max_throttled=3,
+    )
+    events: list[PoolEvent] = []
+    pool = PersistentWorkerPool(config, [], on_event=events.append, clone_slots=object())
+    pool.events = events  # type: ignore[attr-defined]
+    for wid in (1, 2):
+        worker = _Worker(wid, SimpleNamespace(letter="AB"[wid - 1]))  # type: ignore[arg-type]
+        worker.inbox = Inbox()
+        worker.status = WorkerStatus.READY
+        pool.workers[wid] = worker
+    try:
+        yield pool
+    finally:
+        pool._outbox.close()
+        pool._outbox.join_thread()
+
+
+def sent(pool: PersistentWorkerPool) -> list[tuple[int, str, int]]:
+    """(worker, task, attempt) of every task handed out, in order."""
+    events = pool.events  # type: ignore[attr-defined]
+    order = [
+        (e.worker_id, e.data["task_id"], e.data["attempt"]) for e in events if e.kind == "task_dispatched"
+    ]
+    inboxes = sorted(
+        (wid, m.task_id, m.attempt)
+        for wid, w in pool.workers.items()
+        for m in w.inbox.sent
+        if isinstance(m, RunTask)
+    )
+    assert sorted(order) == inboxes  # what the events say is what the workers got
+    return order
+
+
+def throttle(pool: PersistentWorkerPool, wid: int, wait: float) -> None:
+    task = pool.workers[wid].task
+    assert task is not None
+    pool._handle(TaskError(wid, task.task_id, FailureKind.THROTTLED, "HTTP 429", wait))
+
+
+def test_throttled_task_goes_first_without_spending_its_attempt_and_every_worker_waits(
+    pool: PersistentWorkerPool,
+) -> None:
+    pool._queue.extend([Task("t1", {}), Task("t2", {}), Task("t3", {})])
+    pool._dispatch()
+    assert sent(pool) == [(1, "t1", 1), (2, "t2", 1)]
+
+    throttle(pool, 1, 0.5)
+    held_at = time.monotonic()
+    assert [t.task_id for t in pool._queue] == ["t1", "t3"]
+    assert pool._queue[0].attempts == 0 and pool._queue[0].throttled == 1
+    assert [e.kind for e in pool.events].count("task_throttled") == 1  # type: ignore[attr-defined]
+    (event,) = [e for e in pool.events if e.kind == "task_throttled"]  # type: ignore[attr-defined]
+    assert event.data["retry_after_s"] == 0.5 and event.data["task_id"] == "t1"
+
+    # Worker 1 is idle and worker 2 finishes: neither gets a task while the hold lasts.
+    pool.workers[2].task = None
+    pool.workers[2].set(WorkerStatus.IDLE)
+    while time.monotonic() - held_at < 0.4:
+        pool._dispatch()
+        assert len(sent(pool)) == 2
+        time.sleep(0.02)
+
+    # After the hold: the throttled task first, with attempt 1 again; then paced, one per spacing.
+    deadline = time.monotonic() + 5
+    while len(sent(pool)) < 3 and time.monotonic() < deadline:
+        pool._dispatch()
+        time.sleep(0.01)
+    first_after = time.monotonic()
+    assert first_after - held_at >= 0.5
+    assert sent(pool)[2][1:] == ("t1", 1)
+    while len(sent(pool)) < 4 and time.monotonic() < deadline:
+        pool._dispatch()
+        time.sleep(0.01)
+    assert sent(pool)[3][1:] == ("t3", 1)
+    assert time.monotonic() - first_after >= 0.3  # paced although both workers were free
+
+
+def test_a_task_throttled_too_often_spends_attempts_like_any_retry(pool: PersistentWorkerPool) -> None:
+    pool._queue.append(Task("t1", {}, throttled=3))
+    pool._dispatch()
+    throttle(pool, 1, 0.0)
+    assert pool._queue[0].attempts == 1  # counted this time
+    assert pool._hold_until == 0.0
+    pool._dispatch()
+    throttle(pool, 1, 0.0)
+    assert pool.outcomes["t1"].error == "HTTP 429"  # max_task_attempts reached
