@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +21,6 @@ from support.tmpfs import fill, small_disk
 pytestmark = [pytest.mark.browser]
 
 Run = Callable[..., dict[str, Any]]
-
-
-@pytest.fixture
-def session(launch_config: LaunchConfig, signed_in_copy: Path, short_tmp: Path) -> Iterator[BrowserSession]:
-    """A browser window on a private copy of the signed-in profile, downloading into `short_tmp/dl`."""
-    browser = BrowserSession.start(launch_config, signed_in_copy, "Default", short_tmp / "dl")
-    try:
-        yield browser
-    finally:
-        browser.quit()
-
-
-@pytest.fixture
-def out_dir(short_tmp: Path) -> Path:
-    return short_tmp / "out"
 
 
 def options(server: SandboxServer, out_dir: Path, **overrides: Any) -> dict[str, Any]:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.session import BrowserSession
 from coupadl.coupa.job import process_po
 from coupadl.errors import RetryableTaskError, ThrottledError
@@ -24,20 +23,6 @@ pytestmark = [pytest.mark.browser]
 
 Run = Callable[..., dict[str, Any]]
 NUMBER = "15262984"
-
-
-@pytest.fixture
-def session(launch_config: LaunchConfig, signed_in_copy: Path, short_tmp: Path) -> Iterator[BrowserSession]:
-    browser = BrowserSession.start(launch_config, signed_in_copy, "Default", short_tmp / "dl")
-    try:
-        yield browser
-    finally:
-        browser.quit()
-
-
-@pytest.fixture
-def out_dir(short_tmp: Path) -> Path:
-    return short_tmp / "out"
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from coupadl.browser.cookies import window_cookies
-from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.session import BrowserSession
 from coupadl.coupa.http_files import TEMP_PREFIX, http_health, reset_shared_clients
 from coupadl.coupa.job import process_po
@@ -48,15 +47,6 @@ def fresh_http_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def session(launch_config: LaunchConfig, signed_in_copy: Path, short_tmp: Path) -> Iterator[BrowserSession]:
-    browser = BrowserSession.start(launch_config, signed_in_copy, "Default", short_tmp / "dl")
-    try:
-        yield browser
-    finally:
-        browser.quit()
-
-
-@pytest.fixture
 def log_file(short_tmp: Path) -> Iterator[Path]:
     path = short_tmp / "worker.jsonl"
     configure_logging(path, worker="A")
@@ -72,11 +62,6 @@ def events(log_file: Path) -> list[dict[str, Any]]:
 
 def named(log_file: Path, event: str) -> list[dict[str, Any]]:
     return [e for e in events(log_file) if e["event"] == event]
-
-
-@pytest.fixture
-def out_dir(short_tmp: Path) -> Path:
-    return short_tmp / "out"
 
 
 @pytest.fixture

@@ -7,12 +7,8 @@ reads the previous PO's page (a navigation that does not commit, times out or fa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.session import BrowserSession, TabStatus
 from coupadl.errors import CoupadlError, OperationTimeoutError, StalePageError
 from coupadl.sandbox import Attachment, PurchaseOrder, SandboxServer, Scenario
@@ -21,15 +17,6 @@ pytestmark = [pytest.mark.browser]
 
 A, B, C = "15260001", "15260002", "15260003"
 PO_TITLE_JS = "return document.querySelector('h1') ? document.querySelector('h1').textContent : ''"
-
-
-@pytest.fixture
-def session(launch_config: LaunchConfig, signed_in_copy: Path, short_tmp: Path) -> Iterator[BrowserSession]:
-    browser = BrowserSession.start(launch_config, signed_in_copy, "Default", short_tmp / "dl")
-    try:
-        yield browser
-    finally:
-        browser.quit()
 
 
 def scenario(latency: float = 0.0) -> Scenario:

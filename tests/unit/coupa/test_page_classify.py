@@ -14,34 +14,9 @@ from coupadl.coupa.page import (
     classify_page,
     is_file_url,
 )
+from support.probe_facts import HOST, PAGE, item, raw_page
 
-PAGE = "https://acme.coupahost.com/order_headers/15262984"
-HOST = "https://acme.coupahost.com"
 FILE = f"{HOST}/attachment/attachment_file/type/1270815590/example.eml"
-
-
-def raw_page(**overrides: Any) -> dict[str, Any]:
-    """What the probe returns for a plain PO page, with `overrides` applied."""
-    raw: dict[str, Any] = {
-        "url": PAGE,
-        "title": "Purchase Order #15262984 | Coupa",
-        "status": 200,
-        "body": 1200,
-        "password": False,
-        "errors": [],
-        "headings": ["Purchase Order #15262984"],
-        "suppliers": [{"attr": "Acme GmbH", "text": "Acme GmbH"}],
-        "items": [],
-        "requisitions": [],
-    }
-    raw.update(overrides)
-    return raw
-
-
-def item(url: str, kind: str = "anchor", ref: str = "0", **fields: Any) -> dict[str, Any]:
-    base = {"ref": ref, "kind": kind, "url": url, "title": "", "aria": "", "download": None, "label": ""}
-    base.update(fields)
-    return base
 
 
 # --- error pages ----------------------------------------------------------------------------------

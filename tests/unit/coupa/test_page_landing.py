@@ -23,36 +23,9 @@ from coupadl.coupa.page import (
 )
 from coupadl.errors import ConfigError, PermanentTaskError, TaskError, ThrottledError
 from coupadl.settings import DEFAULT_PAGE_ERROR_TEXTS, Settings, load_settings
+from support.probe_facts import HOST, PAGE, item, raw_page
 
-HOST = "https://acme.coupahost.com"
-PAGE = f"{HOST}/order_headers/15262984"
 PO = Expected(url=PAGE, number="15262984", what="PO 15262984")
-
-
-def raw_page(**overrides: Any) -> dict[str, Any]:
-    """What the probe returns for the PO page asked for, with `overrides` applied."""
-    raw: dict[str, Any] = {
-        "url": PAGE,
-        "title": "Purchase Order #15262984 | Coupa",
-        "status": 200,
-        "ready": "complete",
-        "body": 1200,
-        "password": False,
-        "errors": [],
-        "headings": ["Purchase Order #15262984"],
-        "numbers": ["15262984"],
-        "suppliers": [{"attr": "Acme GmbH", "text": "Acme GmbH"}],
-        "items": [],
-        "requisitions": [],
-    }
-    raw.update(overrides)
-    return raw
-
-
-def item(url: str, kind: str = "anchor", ref: str = "0", **fields: Any) -> dict[str, Any]:
-    base = {"ref": ref, "kind": kind, "url": url, "title": "", "aria": "", "download": None, "label": ""}
-    base.update(fields)
-    return base
 
 
 def judge(**overrides: Any) -> Any:
