@@ -2,7 +2,8 @@
 
 Each contender runs as its own process (start to exit) on a fresh copy of one signed-in profile against one
 sandbox; the order rotates from repeat to repeat. Every run's files are checked by SHA-256 against the
-sandbox's `/sandbox/files` (the benchmark stops on any difference or a non-zero exit). Printed per contender:
+sandbox's `/sandbox/files`: the benchmark stops on a non-zero exit, on any file too many, and on any file
+coupadl did not save; a peer that lost files is reported in the "files lost" column. Printed per contender:
 POs per minute (end to end) and CPU-seconds per PO of all its processes (browser, driver, workers: this
 process is their subreaper, so exited ones are counted through psutil's `children_*` times) and of the site;
 then coupadl-3 / Crawlee-3 as the median of the ratios of the pairs run in the same repeat.
@@ -55,6 +56,7 @@ class Outcome:
     cpu_s: float  # all the contender's processes
     site_cpu_s: float  # this process: the sandbox serving it (and a little bookkeeping)
     settle_s: tuple[float, ...] = ()  # coupadl: what waiting for each page to settle cost (from po.done)
+    missing: int = 0  # a peer's files that never arrived (coupadl's runs must be exact: the bench stops)
 
 
 def become_subreaper() -> None:
@@ -155,11 +157,12 @@ def run_one(
         out = work / "out"
         outcome = measured(name, command(name, server, profile, out, po_csv, numbers, exe), work)
         want, got = expected_files(server), saved_files(out)
-        if want != got:
-            missing, extra = want - got, got - want
-            raise SystemExit(
-                f"{name}: files differ: {sum(missing.values())} missing, {sum(extra.values())} extra"
-            )
+        missing, extra = sum((want - got).values()), sum((got - want).values())
+        if extra or (missing and name.startswith("coupadl")):
+            raise SystemExit(f"{name}: files differ: {missing} missing, {extra} extra")
+        if missing:  # a peer that lost files: reported beside its figures, never hidden
+            print(f"warning: {name} saved {missing} file(s) fewer than the site serves", flush=True)
+            outcome = replace(outcome, missing=missing)
         return replace(outcome, settle_s=settle_costs(out)) if name.startswith("coupadl") else outcome
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -225,15 +228,19 @@ def report(results: dict[str, list[Outcome]], args: argparse.Namespace) -> None:
     n = args.n_pos
     print(
         f"\n{n} POs x 2 attachments x {args.size // 1000} kB, page latency {args.latency} s; "
-        f"median of {args.repeats}; every run exact (SHA-256 against /sandbox/files)"
+        f"median of {args.repeats}; files checked by SHA-256 against /sandbox/files (coupadl: always exact)"
     )
-    print(f"{'':12} {'POs/min':>8} {'seconds':>8} {'CPU-s/PO':>9} {'site CPU-s/PO':>14}  runs (POs/min)")
+    print(
+        f"{'':12} {'POs/min':>8} {'seconds':>8} {'CPU-s/PO':>9} {'site CPU-s/PO':>14} {'files lost':>10}"
+        "  runs (POs/min)"
+    )
     for name, runs in results.items():
         rates = [n / r.seconds * 60 for r in runs]
         print(
             f"{name:12} {statistics.median(rates):8.1f} {statistics.median(r.seconds for r in runs):8.1f}"
             f" {statistics.median(r.cpu_s / n for r in runs):9.3f}"
-            f" {statistics.median(r.site_cpu_s / n for r in runs):14.3f}  {[round(x, 1) for x in rates]}"
+            f" {statistics.median(r.site_cpu_s / n for r in runs):14.3f} {sum(r.missing for r in runs):10d}"
+            f"  {[round(x, 1) for x in rates]}"
         )
     settle = [cost for runs in results.values() for run in runs for cost in run.settle_s]
     if settle:
