@@ -49,11 +49,6 @@ def _base_arguments(config: LaunchConfig) -> list[str]:
         "--disable-sync",
         "--disable-features=Translate,OptimizationHints,MediaRouter",
         "--disable-search-engine-choice-screen",
-        # Load the cookies of the last session, session-only ones included (Rails' default sign-in cookie):
-        # Chromium loads those only when it restores the last session. This switch does so whatever the
-        # profile's `session.restore_on_startup` says, and leaves that preference unchanged (measured,
-        # Chromium 156). The base may reopen its last tabs; clones have none (no `Sessions/` is copied).
-        "--restore-last-session",
         f"--window-size={config.window_size[0]},{config.window_size[1]}",
     ]
     if config.headless:
@@ -65,8 +60,17 @@ def _base_arguments(config: LaunchConfig) -> list[str]:
     return args
 
 
-def build_options(config: LaunchConfig, user_data_dir: Path, profile_name: str) -> ChromiumOptions:
-    """Options putting a window on `user_data_dir/profile_name`, restoring its last session (and cookies)."""
+def build_options(
+    config: LaunchConfig, user_data_dir: Path, profile_name: str, *, restore_last_session: bool = True
+) -> ChromiumOptions:
+    """Options putting a window on `user_data_dir/profile_name`.
+
+    `restore_last_session` (the base's window and `login`): load the last session's cookies, session-only ones
+    included (Rails' default sign-in cookie): Chromium loads those only when it restores the last session, and
+    `--restore-last-session` does so whatever the profile's `session.restore_on_startup` says, leaving that
+    preference unchanged (measured, Chromium 156); the base may reopen its last tabs. Clones start without it,
+    on `about:blank` (profiles/preferences.py), their session cookies made persistent in the run's snapshot.
+    """
     options: ChromiumOptions = (
         webdriver.EdgeOptions()
         if config.executables.browser is BrowserKind.EDGE
@@ -77,6 +81,8 @@ def build_options(config: LaunchConfig, user_data_dir: Path, profile_name: str) 
         options.add_argument(arg)
     options.add_argument(f"--user-data-dir={user_data_dir}")
     options.add_argument(f"--profile-directory={profile_name}")
+    if restore_last_session:
+        options.add_argument("--restore-last-session")
     # The driver's defaults would hide the cookies of a profile made by a normal browser start; leaving them
     # out makes every window read cookies exactly as the operator's browser does.
     options.add_experimental_option(
@@ -92,12 +98,18 @@ def build_options(config: LaunchConfig, user_data_dir: Path, profile_name: str) 
     return options
 
 
-def start_driver(config: LaunchConfig, user_data_dir: Path, profile_name: str = "Default") -> ChromiumDriver:
+def start_driver(
+    config: LaunchConfig,
+    user_data_dir: Path,
+    profile_name: str = "Default",
+    *,
+    restore_last_session: bool = True,
+) -> ChromiumDriver:
     """Start the browser on `user_data_dir`; the driver path is passed explicitly (no Selenium Manager).
 
     Raises `BrowserStartError` (or `DefaultProfileRefusedError` / `DriverMismatchError`) in one line.
     """
-    options = build_options(config, user_data_dir, profile_name)
+    options = build_options(config, user_data_dir, profile_name, restore_last_session=restore_last_session)
     driver_path = str(config.executables.driver)
     try:
         if config.executables.browser is BrowserKind.EDGE:

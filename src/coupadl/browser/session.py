@@ -123,11 +123,19 @@ class BrowserSession:
 
     @classmethod
     def start(
-        cls, launch: LaunchConfig, user_data_dir: Path, profile_name: str, download_dir: Path
+        cls,
+        launch: LaunchConfig,
+        user_data_dir: Path,
+        profile_name: str,
+        download_dir: Path,
+        *,
+        restore_last_session: bool = True,
     ) -> BrowserSession:
-        """Launch a browser on `user_data_dir/profile_name` and wrap it. Raises `BrowserStartError`."""
+        """Launch a browser on `user_data_dir/profile_name` and wrap it. Raises `BrowserStartError`.
+
+        `restore_last_session`: see `coupadl.browser.launcher.build_options` (False for clones)."""
         download_dir.mkdir(parents=True, exist_ok=True)
-        driver = start_driver(launch, user_data_dir, profile_name)
+        driver = start_driver(launch, user_data_dir, profile_name, restore_last_session=restore_last_session)
         try:
             return cls(driver, user_data_dir, download_dir)
         except BaseException:

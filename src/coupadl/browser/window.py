@@ -223,7 +223,11 @@ class VerifiedWindow:
             override_preferences(profile.profile_path, profile.profile_name, BASE_WINDOW_PREFERENCES)
         try:
             self.session = BrowserSession.start(
-                self.launch, self.profile.profile_path, self.profile.profile_name, self.download_dir
+                self.launch,
+                self.profile.profile_path,
+                self.profile.profile_name,
+                self.download_dir,
+                restore_last_session=on_base,  # clones start on about:blank (profiles/session_cookies.py)
             )
         except BaseException:
             if on_base:

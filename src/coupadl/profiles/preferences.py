@@ -44,10 +44,12 @@ __all__ = [
 log = get_logger(__name__)
 
 CLONE_PREFERENCES: Mapping[str, Any] = {
-    # Restore the last session: the only start-up mode that loads session cookies (cookies without
-    # Max-Age/Expires, Rails' default). Clones carry no session tabs (`Sessions/` is not copied), so
-    # nothing but ChromeDriver's own first tab opens.
-    "session.restore_on_startup": 1,
+    # Start on about:blank. Clones are not started with `--restore-last-session`: with no session tabs to
+    # restore (`Sessions/` is not copied) Chromium would open its new-tab page, which stalls the browser
+    # where the network is closed; their session cookies are persistent in the snapshot instead
+    # (profiles/session_cookies.py).
+    "session.restore_on_startup": 4,
+    "session.startup_urls": ["about:blank"],
     "download.prompt_for_download": False,
     "download.directory_upgrade": True,
     # Several attachments from one page without the "download multiple files?" question.

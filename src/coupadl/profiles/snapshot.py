@@ -33,6 +33,7 @@ from coupadl.profiles.checksums import (
 from coupadl.profiles.copying import CopyPlan, check_free_space, copy_plan, plan_clone, plan_snapshot
 from coupadl.profiles.markers import FolderKind, read_complete, write_complete, write_owner
 from coupadl.profiles.preferences import CLONE_PREFERENCES, apply_preferences
+from coupadl.profiles.session_cookies import persist_session_cookies
 
 __all__ = ["Snapshot", "byte_checksums", "content_checksums", "copy_clone", "take_snapshot"]
 
@@ -114,6 +115,7 @@ def take_snapshot(user_data_dir: Path, profile_name: str, dest: Path) -> Snapsho
                 "was a browser running on it? close it and retry"
             )
         apply_preferences(dest, profile_name, CLONE_PREFERENCES)
+        persist_session_cookies(dest, profile_name)  # clones start on about:blank, no restore
         checksums = byte_checksums(dest, key_artifacts(dest, profile_name))
     except OSError as exc:
         raise translate_os_error(exc, f"copying {user_data_dir}") from exc

@@ -144,7 +144,7 @@ def test_apply_writes_clone_settings_for_good(tmp_path: Path) -> None:
     udd = _base(tmp_path)
     apply_preferences(udd, "Default", CLONE_PREFERENCES)
     data = _prefs(udd)
-    assert data["session"]["restore_on_startup"] == 1
+    assert data["session"] == {"restore_on_startup": 4, "startup_urls": ["about:blank"]}
     assert data["plugins"]["always_open_pdf_externally"] is True
     assert data["download"]["prompt_for_download"] is False
     assert data["download"]["default_directory"] == "/home/op/Downloads"  # the rest is kept
@@ -169,7 +169,7 @@ def test_snapshot_and_clones_carry_clone_settings_and_no_session_tabs(tmp_path: 
 
     snapshot = take_snapshot(udd, "Default", tmp_path / "snap")
     assert preferences_path(udd, "Default").read_bytes() == base_prefs  # the base is only read
-    assert _prefs(snapshot.path)["session"]["restore_on_startup"] == 1
+    assert _prefs(snapshot.path)["session"]["startup_urls"] == ["about:blank"]
     assert not (snapshot.path / "Default" / "Sessions").exists()
 
     clone = tmp_path / "clone"
