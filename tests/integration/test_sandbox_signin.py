@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from selenium.webdriver.chromium.webdriver import ChromiumDriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
 
 from coupadl.sandbox import PurchaseOrder, SandboxServer, Scenario, cookie_db_path, has_session_cookie
 
@@ -43,7 +44,8 @@ def test_signed_out_browser_goes_through_the_sso_hop_to_the_sign_in_form(
     driver.find_element(By.ID, "user_email").send_keys("buyer@example.com")
     driver.find_element(By.ID, "user_password").send_keys("secret")
     driver.find_element(By.ID, "sign_in_button").click()
-    driver.find_element(By.CSS_SELECTOR, "span[data-supplier-name]")  # waits for the PO page
+    # The click returns before the browser has left the form: wait for the PO page itself.
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "span[data-supplier-name]"))
     assert driver.current_url == sandbox.po_url(PO)
     assert _supplier(driver) == "Acme GmbH"
 
