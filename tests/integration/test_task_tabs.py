@@ -52,6 +52,23 @@ def test_successful_tasks_share_one_task_tab_and_the_main_window_stays(
     assert len(set(used)) == 1 and used[0] != main
 
 
+def test_a_task_tab_is_renewed_after_serving_its_share_of_tasks(
+    session: BrowserSession, sandbox_factory: object
+) -> None:
+    server: SandboxServer = sandbox_factory(scenario())  # type: ignore[operator]
+    session.TASK_TAB_MAX_TASKS = 2  # the class default (50) renews it every 50 tasks
+    main = session.main_window_handle
+    used = []
+    for number in (A, B, C, A):
+        with session.open_tab(number, f"PO{number}") as tab:
+            tab.get(server.po_url(number), timeout=20)
+            assert number in tab.run_js("return document.body.textContent")
+            used.append(tab.window_handle)
+    assert used[0] == used[1] != used[2] == used[3]
+    assert main not in used
+    assert handles(session) == [main], "the renewed tab closed after its second task; the main window stays"
+
+
 def test_a_failed_task_leaves_the_next_task_a_fresh_tab(
     session: BrowserSession, sandbox_factory: object
 ) -> None:
