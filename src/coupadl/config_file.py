@@ -6,15 +6,14 @@ A file holds the settings' keys (snake_case) at the top level, or under a `[coup
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
+from coupadl.atomic import atomic_write
 from coupadl.errors import ConfigError
 
 __all__ = ["read_config_file", "save_setting", "user_config_file"]
@@ -87,15 +86,9 @@ def save_setting(path: Path, key: str, value: str | int | float | bool) -> None:
         tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:  # pragma: no cover - the value is serialised by us
         raise ConfigError(f"cannot write {key} to {path}: {exc}") from None
-    tmp: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
-        tmp = Path(name)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        tmp.replace(path)
+        payload = text.encode("utf-8")
+        atomic_write(path, lambda stream: stream.write(payload), mode=0o600, prefix=".config-")
     except OSError as exc:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write the config file {path}: {exc.strerror or exc}") from None

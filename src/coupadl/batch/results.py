@@ -12,7 +12,6 @@ import csv
 import errno
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
+from coupadl.atomic import atomic_write
 from coupadl.batch.input import PO_COLUMN, PREFERRED_SHEET, InputKind, POList, PORow
 from coupadl.batch.progress import POProgress, iso_utc
 from coupadl.coupa.po import POStatus, po_url
@@ -308,18 +308,8 @@ _UMASK = _current_umask()
 
 
 def _atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        temp.chmod(0o666 & ~_UMASK)  # mkstemp makes it private; results are an ordinary file
-        return _move_into_place(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    # Results are an ordinary file (not owner-only), placed beside a file Excel holds when it must be.
+    return atomic_write(path, write, mode=0o666 & ~_UMASK, place=_move_into_place)
 
 
 def _move_into_place(temp: Path, path: Path) -> Path:

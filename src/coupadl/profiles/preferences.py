@@ -16,14 +16,12 @@ Keys are Chromium's dotted pref names; `Preferences` stores them as nested JSON 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from coupadl.atomic import atomic_write
 from coupadl.errors import ProfileOperationError
 from coupadl.log import get_logger
 from coupadl.profiles.markers import MARKER_PREFIX
@@ -113,19 +111,9 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     """Replace `path` atomically (a crash leaves the old or the new file, never half of one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
-    fd, name = tempfile.mkstemp(prefix=f"{MARKER_PREFIX}tmp-", dir=path.parent)
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, separators=(",", ":"), ensure_ascii=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.chmod(mode)
-        tmp.replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    # The temporary name carries the marker prefix, so a copy of the profile never takes it along.
+    atomic_write(path, lambda stream: stream.write(payload), mode=mode, prefix=f"{MARKER_PREFIX}tmp-")
 
 
 def _lookup(data: Mapping[str, Any], key: str) -> tuple[bool, Any]:
