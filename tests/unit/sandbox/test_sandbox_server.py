@@ -15,6 +15,7 @@ import pytest
 import coupadl.sandbox as sandbox
 from coupadl.sandbox import SESSION_COOKIE, Attachment, PurchaseOrder, SandboxServer, Scenario
 from coupadl.sandbox.__main__ import main
+from support.waiting import wait_for
 
 
 def _get(url: str, cookie: str | None = None) -> http.client.HTTPResponse:
@@ -42,8 +43,7 @@ def test_server_binds_a_free_loopback_port_and_stops_cleanly() -> None:
         port = server.port
     assert not _port_open(port)
     server.stop()  # twice is harmless
-    time.sleep(0.1)
-    assert threading.active_count() <= before
+    wait_for(lambda: threading.active_count() <= before, "the server's threads to end", timeout=5.0)
     with pytest.raises(RuntimeError):
         _ = server.base_url
 
@@ -107,7 +107,12 @@ def test_cli_reads_a_scenario_file_and_refuses_a_bad_one(
         main(["--demo", "--scenario", str(good)])
 
 
-def test_public_names_exist() -> None:
-    assert sorted(sandbox.__all__) == sorted(set(sandbox.__all__))
+def test_public_names_are_exactly_these_and_exist() -> None:
+    assert sorted(sandbox.__all__) == sorted(set(sandbox.__all__))  # no duplicate
+    assert set(sandbox.__all__) == {
+        "ATTACHMENT_FORMS", "SESSION_COOKIE", "Attachment", "AttachmentForm", "PoKind", "PoLine",
+        "PurchaseOrder", "RequestRecord", "Requisition", "SandboxServer", "Scenario", "ServedFile", "Site",
+        "cookie_db_path", "create_app", "has_session_cookie", "sign_in_profile", "site_of",
+    }  # fmt: skip
     for name in sandbox.__all__:
         assert getattr(sandbox, name) is not None, name
