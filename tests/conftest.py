@@ -7,6 +7,7 @@ socket path passes 108 bytes, and pytest's own `tmp_path` can get long.
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -217,18 +218,29 @@ def downloads(short_tmp: Path) -> Downloads:
 
 @pytest.fixture
 def xvfb_display() -> Iterator[str]:
-    """A private X display (Xvfb) for visible-mode windows; the test sets DISPLAY to it."""
+    """A private X display (Xvfb) for visible-mode windows; the test sets DISPLAY to it.
+
+    Xvfb picks a free display number and writes it to `-displayfd` once it accepts connections: that line
+    is the readiness signal (no guessed delay, no clash with another test's display).
+    """
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed (the README's setup command installs it)")
-    display = f":{90 + os.getpid() % 9}"
+    read_end, write_end = os.pipe()
     proc = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        pass_fds=(write_end,),
     )
-    time.sleep(0.5)
+    os.close(write_end)
     try:
-        yield display
+        with os.fdopen(read_end, "r") as ready:
+            if not select.select([ready], [], [], 30.0)[0]:
+                pytest.fail("Xvfb did not report its display within 30 s")
+            number = ready.readline().strip()
+        if not number.isdigit():
+            pytest.fail(f"Xvfb ended at start (exit {proc.poll()})")
+        yield f":{number}"
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import signal
 import sqlite3
@@ -10,10 +11,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from tests.e2e.conftest import Workspace, browser_descendants, wait_until
 
 from coupadl.sandbox import SandboxServer, Scenario
+from support.waiting import wait_gone
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -85,8 +88,9 @@ def test_sigkill_then_rerun_resumes(ws: Workspace, sandbox_factory: Any) -> None
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     for child in browsers:  # orphans of the killed run (a real kill -9 would leave them too)
-        child.kill()
-    time.sleep(0.5)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+    wait_gone(browsers, "the killed run's browsers to end")
     done_before = {po for po, status in stored_status(ws).items() if status in FINAL}
     assert done_before, "nothing finished before the kill"
     assert len(done_before) < len(scenario.pos)

@@ -26,6 +26,7 @@ from coupadl.browser.launcher import LaunchConfig
 from coupadl.pool import PoolEvent, Task, WorkerStatus
 from coupadl.sandbox import SandboxServer, Scenario
 from support.pool_harness import PoolHarness
+from support.waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -357,7 +358,12 @@ def test_supervisor_killed_leaves_no_browser(signed_in_profile: Path, sandbox: S
             with contextlib.suppress(psutil.Error):
                 procs.append(psutil.Process(pid))
         assert len(procs) >= 6, "two workers, each with a driver and a browser tree"
-        time.sleep(2.0)  # tasks are running
+        # Both workers hold a task (their pages were served), so the kill lands mid-task.
+        wait_for(
+            lambda: len({r.query for r in sandbox.requests() if "task=" in r.query}) >= 2,
+            "both workers to be running a task",
+            timeout=60.0,
+        )
         child.kill()
         child.wait(timeout=10)
         _gone, alive = psutil.wait_procs(procs, timeout=15.0)

@@ -13,6 +13,7 @@ from selenium.webdriver.chromium.webdriver import ChromiumDriver
 from selenium.webdriver.common.by import By
 
 from coupadl.sandbox import ATTACHMENT_FORMS, Attachment, PurchaseOrder, SandboxServer, Scenario, ServedFile
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -83,28 +84,36 @@ def test_decoys_carry_no_file(sandbox_factory: Any, signed_in_driver: ChromiumDr
     )
     driver = signed_in_driver
     folder = downloads.route(driver)
+    # (decoy, the page it navigates to; None: it stays on the PO page)
     decoys = [
-        "li.attachment",  # the outer element: data-url is the "show" route
-        "a.attachment-info",  # the show route link
-        "a.help-link",
-        "a.related-order",
-        "div.comment",  # a data-url on a non-file element
-        "p.note",
-        "p.noise",
+        ("li.attachment", None),  # the outer element: data-url is the "show" route
+        ("a.attachment-info", "/attachments/1270815590"),  # the show route link
+        ("a.help-link", "/help/manual"),
+        ("a.related-order", "/order_headers/15262983"),
+        ("div.comment", None),  # a data-url on a non-file element
+        ("p.note", None),
+        ("p.noise", None),
     ]
-    for selector in decoys:
+    for index, (selector, lands_on) in enumerate(decoys):
         driver.get(server.po_url(PO))
         element = driver.find_element(By.CSS_SELECTOR, selector)
-        driver.execute_script(
-            "arguments[0].click();", element
-        )  # the element itself, not a child at its centre
-        time.sleep(0.1)
-    time.sleep(0.5)  # time for any download a click might have started
+        driver.execute_script("arguments[0].click();", element)  # the element itself, not a child
+        if lands_on is None:
+            # A request the page makes after the click handlers ran: anything the click started came first.
+            marker = f"after={index}"
+            driver.execute_script(f"fetch('/user/home?{marker}');")
+            wait_for(lambda m=marker: any(r.query == m for r in server.requests()), f"the page's {marker}")
+        else:
+            visited = f"a visit of {lands_on}"
+            wait_for(lambda p=lands_on: any(r.path == p for r in server.requests()), visited)
 
-    assert list(folder.iterdir()) == []
-    assert _file_hits(server) == []
-    visited = {r.path for r in server.requests()}
-    assert {"/attachments/1270815590", "/help/manual", "/order_headers/15262983"} <= visited
+    # The real attachment, clicked last, is the only file: a download any decoy started would be there too.
+    driver.get(server.po_url(PO))
+    (served,) = server.files()
+    _click_attachment(driver, server, served)
+    (saved,) = downloads.wait(folder)
+    assert [p.name for p in folder.iterdir()] == [saved.name] == ["quote.pdf"]
+    assert [status for _, status in _file_hits(server)] == [200]
 
 
 def test_a_file_failing_its_first_tries_arrives_on_a_later_click(
@@ -119,11 +128,11 @@ def test_a_file_failing_its_first_tries_arrives_on_a_later_click(
         _click_attachment(signed_in_driver, server, served)
         assert _wait_for_file_hits(server, attempt) == [503] * attempt
         assert signed_in_driver.current_url == server.po_url(PO)  # the page script keeps the page
-    time.sleep(0.3)
-    assert downloads.finished(folder) == []
 
     _click_attachment(signed_in_driver, server, served)
     (saved,) = downloads.wait(folder)
+    # The file that arrived after the two failed tries is the only one: they saved nothing.
+    assert downloads.finished(folder) == [saved]
     assert _sha(saved) == served.sha256
     assert [s for _, s in _file_hits(server)] == [503, 503, 200]
 

@@ -6,7 +6,6 @@ for N windows at once).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from coupadl.profiles import ProfileConfig, ProfileManager, VerificationConfig
 from coupadl.profiles.models import RetryConfig, VerificationMethod
 from coupadl.sandbox import SandboxServer
 from coupadl.settings import ProfilePolicy
+from support.waiting import wait_gone
 
 pytestmark = pytest.mark.browser
 
@@ -111,7 +111,9 @@ def test_three_windows_each_on_its_profile_and_signed_in(
     pool = _start_pool(manager, launch_config, sandbox, short_tmp / "state", policy)
     try:
         reports = pool.start()
-        browser_pids = [p.pid for w in pool.workers.values() for p in w.tracked if p.role == "browser"]
+        browsers = [
+            psutil.Process(p.pid) for w in pool.workers.values() for p in w.tracked if p.role == "browser"
+        ]
     finally:
         pool.close()
 
@@ -139,13 +141,8 @@ def test_three_windows_each_on_its_profile_and_signed_in(
         assert methods["file"]["status"] == expected_file
 
     # The windows are gone, and so are their clones.
-    time.sleep(0.5)
-    assert len(browser_pids) == 3
-    assert not [
-        pid
-        for pid in browser_pids
-        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    ]
+    assert len(browsers) == 3
+    wait_gone(browsers, "the 3 browsers to end")
     assert not any(p.exists() for p in clone_paths)
 
 

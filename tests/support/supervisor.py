@@ -1,7 +1,7 @@
 """A small pool supervisor for the "supervisor killed with -9" test: `python -m support.supervisor BASE URL`.
 
 It starts a 2-worker pool on a copy of BASE, prints one JSON line (every PID the pool reported, the harness
-root folder), then runs long tasks until it is killed.
+root folder), then runs long tasks (`URL/user/home?task=h<i>`, held 120 s) until it is killed.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ def main(argv: list[str]) -> int:
         ),
         flush=True,
     )
-    harness.run([Task(f"h{i}", {"url": f"{url}/user/home", "hold": 120.0}) for i in range(4)])
+    # `?task=` tells the test's sandbox log a task's page from the verification's.
+    harness.run([Task(f"h{i}", {"url": f"{url}/user/home?task=h{i}", "hold": 120.0}) for i in range(4)])
     harness.close()
     return 0
 

@@ -7,7 +7,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -24,6 +23,7 @@ from coupadl.profiles import locks, status
 from coupadl.profiles.locks import LockState, read_singleton_lock
 from coupadl.profiles.models import ProfileStatus, ProfileStatusReport
 from coupadl.profiles.status import get_base_profile_status, raise_for_status
+from support.waiting import wait_for
 
 
 def test_available_and_unchanged(base: Path) -> None:
@@ -226,10 +226,8 @@ def test_raise_for_status_passes_available() -> None:
 def test_a_lock_naming_a_zombie_is_stale(tmp_path: Path) -> None:
     """A browser killed a moment ago and not yet reaped holds no lock (Chromium agrees)."""
     child = subprocess.Popen([sys.executable, "-c", "pass"])
-    deadline = time.monotonic() + 10
-    while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
-        time.sleep(0.05)
     try:
+        wait_for(lambda: psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE, "a zombie child")
         (tmp_path / "SingletonLock").symlink_to(f"{socket.gethostname()}-{child.pid}")
         lock = read_singleton_lock(tmp_path)
         assert lock is not None and lock.state is LockState.STALE
