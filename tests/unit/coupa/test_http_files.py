@@ -1,6 +1,7 @@
 """`fetch_file` and its helpers, on httpx's in-memory transport: hops, names, refusals, sizes, leftovers.
 
-(The real network path, with a real browser's cookies, is tested in tests/integration/test_http_downloads.py.)
+(The real network path, with a real browser's cookies, is tested in
+tests/integration/coupa/test_http_downloads.py.)
 """
 
 from __future__ import annotations

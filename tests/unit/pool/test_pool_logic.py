@@ -1,8 +1,4 @@
-"""Pure logic of the pool, no browser: the memory guard's measure and judge, and the lifecycles.
-
-(They sit here because this engineer's files are `tests/integration/test_pool_*.py`; they belong in
-`tests/unit/pool/`.)
-"""
+"""Pure logic of the pool, no browser: the memory guard's measure and judge, and the lifecycles."""
 
 from __future__ import annotations
 

@@ -337,7 +337,7 @@ def test_request_stop_mid_batch_closes_everything_within_a_minute(
 
 
 def test_supervisor_killed_leaves_no_browser(signed_in_profile: Path, sandbox: SandboxServer) -> None:
-    tests_dir = Path(__file__).resolve().parents[1]
+    tests_dir = Path(__file__).resolve().parents[2]  # tests/, where `support` lives
     child = subprocess.Popen(
         [sys.executable, "-m", "support.supervisor", str(signed_in_profile), sandbox.base_url],
         cwd=tests_dir,
