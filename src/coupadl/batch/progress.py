@@ -31,7 +31,7 @@ from typing import Self
 
 import filelock
 
-from coupadl.coupa.po import PONumber, POStatus
+from coupadl.coupa.po import PONumber, POStatus, SavedFile
 from coupadl.errors import ConfigError, MachineFaultError
 from coupadl.faults import disk_full, folder_gone, machine_fault, raise_machine_fault
 
@@ -161,18 +161,6 @@ class POProgress:
     error_message: str | None
     last_processed: datetime | None
     in_flight: bool
-
-
-@dataclass(frozen=True)
-class SavedFile:
-    """An attachment already saved to disk."""
-
-    po: str
-    attachment_key: str
-    saved_name: str
-    size: int
-    sha256: str
-    saved_at: datetime
 
 
 @dataclass(frozen=True)
@@ -599,11 +587,10 @@ def _progress(row: tuple[object, ...]) -> POProgress:
 
 
 def _saved(row: tuple[object, ...]) -> SavedFile:
-    po, key, name, size, sha, saved_at = row
+    _po, key, name, size, sha, saved_at = row
     return SavedFile(
-        po=str(po),
-        attachment_key=str(key),
-        saved_name=str(name),
+        key=str(key),
+        name=str(name),
         size=int(str(size)),
         sha256=str(sha),
         saved_at=_parse_iso(str(saved_at)) or utc_now(),

@@ -61,6 +61,7 @@ from coupadl.coupa.http_files import (
     sweep_temp_files,
 )
 from coupadl.coupa.page import Attachment, POPage, Trigger
+from coupadl.coupa.po import SavedFile
 from coupadl.errors import SessionExpiredError
 from coupadl.log import get_logger
 
@@ -204,29 +205,6 @@ class DownloadSettings:
 
 
 @dataclass(frozen=True)
-class SavedFile:
-    """A file now in the PO folder.
-
-    Attributes:
-        key: The attachment's key (absolute file URL).
-        name: The file's name in the PO folder.
-        path: Its absolute path.
-        size: Length in bytes.
-        sha256: Hex SHA-256 of its content.
-    """
-
-    key: str
-    name: str
-    path: Path
-    size: int
-    sha256: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """The plain form a task result carries: key, name, size, sha256."""
-        return {"key": self.key, "name": self.name, "size": self.size, "sha256": self.sha256}
-
-
-@dataclass(frozen=True)
 class FailedDownload:
     """An attachment that could not be saved after every try.
 
@@ -279,14 +257,10 @@ class _TryFailed(Exception):
 
 
 def file_digest(path: Path) -> tuple[int, str]:
-    """Size and hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    size = 0
+    """Size and hex SHA-256 of a file (the size is what was read)."""
     with path.open("rb") as fh:
-        while block := fh.read(1024 * 1024):
-            digest.update(block)
-            size += len(block)
-    return size, digest.hexdigest()
+        digest = hashlib.file_digest(fh, "sha256")
+        return fh.tell(), digest.hexdigest()
 
 
 def http_url(attachment: Attachment) -> str | None:
@@ -688,10 +662,10 @@ class AttachmentDownloader:
             staged.unlink(missing_ok=True)
             self._adopted.add(existing.name)
             self._log.info("attachment.already_on_disk", file=existing.name, url=attachment.key)
-            return SavedFile(attachment.key, existing.name, existing, size, sha256)
+            return SavedFile(key=attachment.key, name=existing.name, size=size, sha256=sha256, path=existing)
         final = place_file(staged, self._folder, server_name)
         self._log.info("attachment.saved", file=final.name, size=size, url=attachment.key)
-        return SavedFile(attachment.key, final.name, final, size, sha256)
+        return SavedFile(key=attachment.key, name=final.name, size=size, sha256=sha256, path=final)
 
     def _identical_earlier_file(self, name: str, sha256: str) -> Path | None:
         """A file of the same name (or its `name (n).ext` copy) that was in the folder before this task."""

@@ -192,11 +192,16 @@ def test_saved_files_are_remembered(tmp_path: Path) -> None:
     with ProgressStore.open(tmp_path, "f1") as store:
         saved = store.saved_file(A, "https://x/attachment/1/a.pdf")
         assert saved is not None
-        assert (saved.po, saved.saved_name, saved.size, saved.sha256) == ("100001", "a.pdf", 123, "ab" * 32)
+        assert (saved.key, saved.name, saved.size, saved.sha256) == (
+            "https://x/attachment/1/a.pdf",
+            "a.pdf",
+            123,
+            "ab" * 32,
+        )
         assert saved.saved_at.tzinfo is not None
         assert store.saved_file(A, "unknown") is None
         assert store.saved_file(B, "att-2") is None
-        assert [f.saved_name for f in store.files(A)] == ["a.pdf", "b.pdf"]
+        assert [f.name for f in store.files(A)] == ["a.pdf", "b.pdf"]
 
 
 def test_fresh_forgets_progress_but_keeps_files(tmp_path: Path) -> None:
