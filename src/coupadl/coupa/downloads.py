@@ -44,7 +44,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from coupadl.browser.cookies import cookie_header, window_cookies, window_user_agent
 from coupadl.browser.signin import signin_redirect
-from coupadl.coupa.filenames import place_file, safe_filename, split_extension
+from coupadl.coupa.filenames import disposition_filename, place_file, safe_filename, split_extension
 from coupadl.coupa.http_files import (
     FetchCancelled,
     FetchedFile,
@@ -53,7 +53,6 @@ from coupadl.coupa.http_files import (
     HttpHealth,
     HttpRefused,
     HttpTryFailed,
-    disposition_filename,
     fetch_file,
     http_health,
     is_temp_name,
@@ -76,7 +75,6 @@ __all__ = [
     "DownloadSettings",
     "FailedDownload",
     "SavedFile",
-    "disposition_filename",
     "file_digest",
     "http_url",
 ]

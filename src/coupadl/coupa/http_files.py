@@ -26,7 +26,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import re
 import secrets
 import ssl
 import threading
@@ -41,6 +40,7 @@ import httpx
 import truststore
 
 from coupadl.browser.signin import signin_redirect
+from coupadl.coupa.filenames import disposition_filename
 from coupadl.errors import SessionExpiredError
 from coupadl.log import get_logger
 
@@ -54,7 +54,6 @@ __all__ = [
     "HttpHealth",
     "HttpRefused",
     "HttpTryFailed",
-    "disposition_filename",
     "fetch_file",
     "http_health",
     "is_temp_name",
@@ -70,8 +69,6 @@ MAX_REDIRECTS = 10
 _CHUNK = 1024 * 1024
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _REFUSED = frozenset({401, 403, 407})
-_DISPOSITION_STAR = re.compile(r"filename\*\s*=\s*([\w!#$&+.^`|~-]+)'[^']*'([^;]+)", re.IGNORECASE)
-_DISPOSITION_PLAIN = re.compile(r'filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))', re.IGNORECASE)
 
 
 class HttpRefused(Exception):
@@ -131,21 +128,6 @@ class FetchLimits:
 
 
 # --- names ------------------------------------------------------------------------------------------------
-
-
-def disposition_filename(header: str) -> str:
-    """The file name in a `Content-Disposition` header (RFC 2231 `filename*=` preferred), or ``""``."""
-    star = _DISPOSITION_STAR.search(header)
-    if star:
-        try:
-            return unquote(star.group(2).strip().strip('"'), encoding=star.group(1), errors="strict")
-        except (LookupError, UnicodeDecodeError):
-            pass
-    plain = _DISPOSITION_PLAIN.search(header)
-    if plain:
-        quoted, token = plain.group(1), plain.group(2)
-        return re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else token
-    return ""
 
 
 def _url_name(url: str) -> str:
