@@ -11,15 +11,8 @@ from typing import Any
 
 import pytest
 
-from coupadl.coupa.downloads import (
-    FETCH_JS,
-    PAGE_CHECK_JS,
-    SAVE_BLOB_JS,
-    TRIGGER_JS,
-    AttachmentDownloader,
-    DownloadMode,
-    DownloadSettings,
-)
+from coupadl.coupa.downloads import AttachmentDownloader, DownloadMode, DownloadSettings
+from coupadl.coupa.in_page import FETCH_JS, PAGE_CHECK_JS, SAVE_BLOB_JS, TRIGGER_JS
 from coupadl.coupa.page import Attachment, PageKind, POPage, Trigger
 from coupadl.errors import MachineFaultError, SessionExpiredError
 
