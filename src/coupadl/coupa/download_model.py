@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from coupadl.coupa.page import Attachment
+from coupadl.coupa.attachments import Attachment
 from coupadl.coupa.po import SavedFile
 
 __all__ = ["DownloadMode", "DownloadReport", "DownloadSettings", "FailedDownload", "TryFailed"]

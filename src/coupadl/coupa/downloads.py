@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from coupadl.coupa.attachments import Attachment
 from coupadl.coupa.download_model import (
     DownloadMode,
     DownloadReport,
@@ -43,7 +44,7 @@ from coupadl.coupa.http_files import (
     shared_clients,
 )
 from coupadl.coupa.in_page import InPageDownloader
-from coupadl.coupa.page import Attachment, POPage
+from coupadl.coupa.page import POPage
 from coupadl.coupa.po import SavedFile
 from coupadl.coupa.po_folder import POFolder
 from coupadl.log import get_logger

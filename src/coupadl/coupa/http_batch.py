@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from coupadl.browser.cookies import cookie_header, window_cookies, window_user_agent
+from coupadl.coupa.attachments import Attachment
 from coupadl.coupa.download_model import DownloadMode, DownloadSettings
 from coupadl.coupa.http_files import (
     FetchCancelled,
@@ -31,7 +32,7 @@ from coupadl.coupa.http_files import (
     HttpTryFailed,
     fetch_file,
 )
-from coupadl.coupa.page import Attachment, POPage
+from coupadl.coupa.page import POPage
 from coupadl.log import get_logger
 
 __all__ = ["HttpBatch", "http_url"]

@@ -21,10 +21,11 @@ from urllib.parse import unquote, urlparse
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from coupadl.browser.signin import signin_redirect
+from coupadl.coupa.attachments import Attachment, Trigger
 from coupadl.coupa.download_model import DownloadSettings, TryFailed
 from coupadl.coupa.filenames import disposition_filename, safe_filename
 from coupadl.coupa.http_batch import http_url
-from coupadl.coupa.page import Attachment, POPage, Trigger
+from coupadl.coupa.page import POPage
 from coupadl.coupa.po import SavedFile
 from coupadl.coupa.po_folder import POFolder
 from coupadl.errors import SessionExpiredError

@@ -8,9 +8,9 @@ import contextlib
 import hashlib
 from pathlib import Path
 
+from coupadl.coupa.attachments import Attachment
 from coupadl.coupa.filenames import place_file, safe_filename, split_extension
 from coupadl.coupa.http_files import is_temp_name, sweep_temp_files
-from coupadl.coupa.page import Attachment
 from coupadl.coupa.po import SavedFile
 from coupadl.errors import SessionExpiredError
 from coupadl.log import get_logger
