@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 
 from coupadl.batch.progress import (
-    REVISITED_MESSAGE,
-    SCHEMA_VERSION,
     OutputInUseError,
     POOutcome,
     ProgressCorruptError,
@@ -23,6 +21,7 @@ from coupadl.batch.progress import (
     iso_utc,
     state_dir,
 )
+from coupadl.batch.progress_db import REVISITED_MESSAGE, SCHEMA_VERSION
 from coupadl.coupa.po import PONumber, POStatus, parse_po_number
 from coupadl.errors import ConfigError, SetupError
 from support.old_output import V1Row, write_v1_output
