@@ -13,7 +13,7 @@ browser's own download, one file at a time through the worker's staging folder (
 
 In `AUTO`, a file the HTTP path cannot get because of the network (transport, TLS, proxy) or an authorisation
 refusal (401/403/407) is taken in the page instead; after three such refusals in a row, the worker uses the
-page for the rest of its run (`http_files.HttpHealth`, one warning).
+page for the rest of its run (`http_clients.HttpHealth`, one warning).
 
 Either way the file is put in the PO folder by `coupadl.coupa.po_folder.POFolder` (never overwriting, never a
 second copy of what an earlier attempt saved). This module is the public face: the downloader and the names of
@@ -35,14 +35,8 @@ from coupadl.coupa.download_model import (
     TryFailed,
 )
 from coupadl.coupa.http_batch import HttpBatch, http_url
-from coupadl.coupa.http_files import (
-    FetchedFile,
-    HttpClients,
-    HttpHealth,
-    HttpRefused,
-    http_health,
-    shared_clients,
-)
+from coupadl.coupa.http_clients import HttpClients, HttpHealth, http_health, shared_clients
+from coupadl.coupa.http_files import FetchedFile, HttpRefused
 from coupadl.coupa.in_page import InPageDownloader
 from coupadl.coupa.page import POPage
 from coupadl.coupa.po import SavedFile

@@ -22,12 +22,11 @@ from urllib.parse import urlparse
 from coupadl.browser.cookies import cookie_header, window_cookies, window_user_agent
 from coupadl.coupa.attachments import Attachment
 from coupadl.coupa.download_model import DownloadMode, DownloadSettings
+from coupadl.coupa.http_clients import HttpClients, HttpHealth
 from coupadl.coupa.http_files import (
     FetchCancelled,
     FetchedFile,
     FetchLimits,
-    HttpClients,
-    HttpHealth,
     HttpRefused,
     HttpTryFailed,
     fetch_file,
