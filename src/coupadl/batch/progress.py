@@ -1,19 +1,16 @@
 """Durable progress of a run: one SQLite file under `<out>/.coupadl/`, so rerunning the same command resumes.
 
+Long because `ProgressStore` is one job, the store's whole API (lock, run, queue, outcomes, saved files).
+
 Every change is committed before the method returns (WAL, `synchronous=FULL`): a crash or `kill -9` loses
 nothing that was recorded. Only the main process writes the store; workers report to it.
 
 Resuming: POs in a final status (`POStatus.is_final`) are not handed out again; PENDING, FAILED and PARTIAL
 ones are, and so are POs that were in flight when a run died ("reclaim what was in flight").
 
-Schema versions (`PRAGMA user_version`), each older one migrated in place when a store is opened:
-
-- 1: the first release.
-- 2: `NO_ATTACHMENTS` is only recorded with its evidence (the settled page) in `error_message`. POs that
-  version 1 recorded `NO_ATTACHMENTS` go back to `PENDING` (their evidence was never kept), so the next run
-  visits them once more; `meta.migrated_from_1` counts them. A lock file
-refuses a second run on the same output folder while one is running; the lock goes with its process, even
-when that process is killed.
+A lock file refuses a second run on the same output folder while one is running; the lock goes with its
+process, even when that process is killed. The file's schema, its versions and their migrations are in
+`coupadl.batch.progress_db`.
 """
 
 from __future__ import annotations
@@ -31,9 +28,10 @@ from typing import Self
 
 import filelock
 
-from coupadl.coupa.po import PONumber, POStatus
-from coupadl.errors import ConfigError, MachineFaultError
-from coupadl.faults import disk_full, folder_gone, machine_fault, raise_machine_fault
+from coupadl.batch.progress_db import ProgressCorruptError, machine_fault_of, open_database
+from coupadl.coupa.po import PONumber, POStatus, SavedFile
+from coupadl.errors import ConfigError
+from coupadl.faults import raise_machine_fault
 
 __all__ = [
     "OutputInUseError",
@@ -51,49 +49,10 @@ __all__ = [
 STATE_DIR = ".coupadl"
 DB_NAME = "progress.sqlite"
 LOCK_NAME = "run.lock"
-SCHEMA_VERSION = 2
-REVISITED_MESSAGE = "NO_ATTACHMENTS from an older coupadl, which kept no evidence: to be visited again"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS pos (
-    po                     TEXT PRIMARY KEY,      -- the PO's digits
-    raw                    TEXT NOT NULL,
-    display                TEXT NOT NULL,
-    status                 TEXT NOT NULL,
-    supplier               TEXT,
-    attachments_found      INTEGER,
-    attachments_downloaded INTEGER,
-    attachment_names       TEXT NOT NULL DEFAULT '[]',   -- JSON list of saved names
-    download_folder        TEXT,
-    coupa_url              TEXT,
-    attempts               INTEGER NOT NULL DEFAULT 0,   -- across all runs
-    worker                 TEXT,
-    error_message          TEXT,
-    last_processed         TEXT,                  -- ISO 8601 UTC
-    in_flight              INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS files (
-    po             TEXT NOT NULL,
-    attachment_key TEXT NOT NULL,                 -- source URL or attachment id
-    saved_name     TEXT NOT NULL,
-    size           INTEGER NOT NULL,
-    sha256         TEXT NOT NULL,
-    saved_at       TEXT NOT NULL,
-    PRIMARY KEY (po, attachment_key)
-);
-"""
 
 
 class OutputInUseError(ConfigError):
     """Another `coupadl run` is using the same output folder."""
-
-
-class ProgressCorruptError(ConfigError):
-    """The progress database under the output folder cannot be read."""
 
 
 def utc_now() -> datetime:
@@ -161,18 +120,6 @@ class POProgress:
     error_message: str | None
     last_processed: datetime | None
     in_flight: bool
-
-
-@dataclass(frozen=True)
-class SavedFile:
-    """An attachment already saved to disk."""
-
-    po: str
-    attachment_key: str
-    saved_name: str
-    size: int
-    sha256: str
-    saved_at: datetime
 
 
 @dataclass(frozen=True)
@@ -246,30 +193,13 @@ class ProgressStore:
             raise
         path = folder / DB_NAME
         try:
-            conn = cls._connect(path, fresh=fresh)
+            conn = open_database(path, fresh=fresh)
             store = cls(conn, lock, path)
             store._start_run(input_path=str(input_path), fingerprint=input_fingerprint, fresh=fresh)
         except BaseException:
             lock.release()
             raise
         return store
-
-    @staticmethod
-    def _connect(path: Path, *, fresh: bool) -> sqlite3.Connection:
-        try:
-            return _connect(path)
-        except sqlite3.DatabaseError as exc:
-            fault = _machine_fault(exc, path)
-            if fault is not None:  # a full disk is not a damaged database: never advise --fresh for it
-                raise fault from exc
-            if not fresh:
-                raise ProgressCorruptError(
-                    f"the progress database {path} cannot be read ({exc}); rerun with --fresh to start over"
-                ) from None
-        # --fresh on a damaged database: it holds nothing worth keeping.
-        for suffix in ("", "-wal", "-shm"):
-            path.with_name(path.name + suffix).unlink(missing_ok=True)
-        return _connect(path)
 
     def close(self) -> None:
         """Close the database and release the output folder's lock. Safe to call twice."""
@@ -299,7 +229,7 @@ class ProgressStore:
                 with self._conn:  # commits on success, rolls back on error
                     yield self._conn
             except sqlite3.DatabaseError as exc:
-                fault = _machine_fault(exc, self.path)
+                fault = machine_fault_of(exc, self.path)
                 if fault is not None:
                     raise fault from exc
                 raise
@@ -519,65 +449,6 @@ _PO_COLUMNS = (
 _FILE_COLUMNS = "po, attachment_key, saved_name, size, sha256, saved_at"
 
 
-# SQLite's primary result codes that mean the disk, not the database (sqlite.org/rescode.html).
-_SQLITE_IOERR = 10
-_SQLITE_FULL = 13
-_SQLITE_CANTOPEN = 14
-
-
-def _machine_fault(exc: sqlite3.DatabaseError, db_path: Path) -> MachineFaultError | None:
-    """The machine fault behind a SQLite error on the store at `db_path`, named by the output folder."""
-    out = db_path.parent.parent
-    code = getattr(exc, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else None
-    if primary == _SQLITE_FULL or "disk is full" in str(exc):
-        return disk_full(out)
-    if primary in (_SQLITE_IOERR, _SQLITE_CANTOPEN):
-        if not db_path.parent.is_dir():
-            return folder_gone(out)
-        return machine_fault(OSError(0, str(exc)), out) or MachineFaultError(
-            f"the progress database {db_path} cannot be written ({exc})",
-            folder=str(out),
-            hint="check the disk holding it, then rerun the same command: it resumes where it stopped",
-        )
-    return None
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, check_same_thread=False, timeout=10)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, *_MIGRATIONS, SCHEMA_VERSION):
-            raise sqlite3.DatabaseError(f"schema version {version}, expected {SCHEMA_VERSION} or older")
-        conn.executescript(_SCHEMA)
-        with conn:  # one transaction: a crash mid-migration leaves the old version whole
-            if version:
-                for step in range(version, SCHEMA_VERSION):
-                    _MIGRATIONS[step](conn)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
-    """Version 1 said NO_ATTACHMENTS without proof that the page had settled: look at those POs again."""
-    cursor = conn.execute(
-        "UPDATE pos SET status = ?, error_message = ? WHERE status = ?",
-        (POStatus.PENDING.value, REVISITED_MESSAGE, POStatus.NO_ATTACHMENTS.value),
-    )
-    conn.execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES ('migrated_from_1', ?)", (str(cursor.rowcount),)
-    )
-
-
-_MIGRATIONS = {1: _migrate_1_to_2}
-"""Schema version → the step that brings a store of that version to the next one."""
-
-
 def _progress(row: tuple[object, ...]) -> POProgress:
     (digits, raw, display, status, supplier, found, downloaded, names, folder, url, attempts, worker, error,
      last, in_flight) = row  # fmt: skip
@@ -599,11 +470,10 @@ def _progress(row: tuple[object, ...]) -> POProgress:
 
 
 def _saved(row: tuple[object, ...]) -> SavedFile:
-    po, key, name, size, sha, saved_at = row
+    _po, key, name, size, sha, saved_at = row
     return SavedFile(
-        po=str(po),
-        attachment_key=str(key),
-        saved_name=str(name),
+        key=str(key),
+        name=str(name),
         size=int(str(size)),
         sha256=str(sha),
         saved_at=_parse_iso(str(saved_at)) or utc_now(),

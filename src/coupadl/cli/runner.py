@@ -202,7 +202,7 @@ class BatchRun:
             "po": po.display,
             "digits": po.digits,
             "url": po_url(base_url, po),
-            "saved": {f.attachment_key: f.saved_name for f in store.files(po)},
+            "saved": {f.key: f.name for f in store.files(po)},
         }
 
     def _on_event(self, event: PoolEvent) -> None:

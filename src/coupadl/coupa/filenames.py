@@ -1,9 +1,12 @@
 """Names that come from the server, made safe to use on Windows, macOS and Linux, and files put in place.
 
-Whatever name a server sends, the result is a single path component that every common file system accepts:
-no path separators or `..`, no control or bidirectional-override characters, none of Windows' `<>:"/\\|?*`,
-no trailing dots or spaces, no reserved device name (`CON`, `NUL`, `COM1`, ...), Unicode in NFC, and at most
-255 UTF-8 bytes (which also keeps it within NTFS's 255 UTF-16 units).
+`disposition_filename` reads the name a server sends in `Content-Disposition` with the standard library's MIME
+parameter parser (RFC 2231 / RFC 5987 `filename*=` preferred, as RFC 6266 asks).
+
+Whatever name a server sends, `safe_filename` makes a single path component that every common file system
+accepts: no path separators or `..`, no control or bidirectional-override characters, none of Windows'
+`<>:"/\\|?*`, no trailing dots or spaces, no reserved device name (`CON`, `NUL`, `COM1`, ...), Unicode in NFC,
+and at most 255 UTF-8 bytes (which also keeps it within NTFS's 255 UTF-16 units).
 
 `place_file` moves a finished download into its PO folder without ever overwriting a file, even when two
 processes race for the same name, and refuses any destination outside that folder.
@@ -17,6 +20,7 @@ import re
 import shutil
 import unicodedata
 from collections.abc import Iterator
+from email.message import Message
 from pathlib import Path
 
 from coupadl.coupa.po import PONumber
@@ -26,6 +30,7 @@ __all__ = [
     "DEFAULT_FILE_NAME",
     "MAX_NAME_BYTES",
     "UNKNOWN_SUPPLIER",
+    "disposition_filename",
     "folder_name",
     "place_file",
     "po_folder",
@@ -51,6 +56,37 @@ _RESERVED = frozenset(
 )
 _DOUBLE_EXTENSIONS = (".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst")
 _NO_LINK_ERRNOS = frozenset({errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK})
+
+
+def disposition_filename(header: str) -> str:
+    """The file name in a `Content-Disposition` header, or ``""``.
+
+    The extended `filename*=` (RFC 2231 / RFC 5987: charset, language, percent-encoded bytes, continuations)
+    wins over the plain `filename=`, which old clients read; an extended value without a charset, in an
+    unknown charset or whose bytes do not decode in it is skipped for the plain one. The name is returned as
+    sent: `safe_filename` makes it safe.
+    """
+    if "\r" in header or "\n" in header:
+        return ""  # no header a server could have sent
+    # `Message.get_params` keeps both forms of a repeated parameter; `email.policy.default`'s header objects
+    # keep only the first (so `filename="x"; filename*=...` would lose the extended name).
+    message = Message()
+    message["Content-Disposition"] = header
+    plain, extended = "", None
+    for key, value in message.get_params([], header="content-disposition"):
+        if key.lower() != "filename":
+            continue
+        if isinstance(value, tuple):
+            charset, _language, text = value  # text: the percent-decoded bytes, one char per byte
+            try:
+                extended = text.encode("latin-1").decode(charset) if charset else None
+            except (LookupError, UnicodeError):
+                extended = None
+            if extended is not None:
+                return extended
+        elif not plain:
+            plain = value
+    return plain
 
 
 def safe_filename(name: str, *, default: str = DEFAULT_FILE_NAME, max_bytes: int = MAX_NAME_BYTES) -> str:

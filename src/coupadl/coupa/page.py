@@ -1,22 +1,13 @@
 """What a Coupa PO (or requisition) page shows: error or not, supplier, attachments, linked requisitions.
 
-One JavaScript probe (`PROBE_JS`, one browser round trip) gathers raw facts from the page and tags every
-attachment candidate with a `data-coupadl-ref` attribute so it can be clicked later; all judging happens in
-Python (`classify_page`), so the rules are unit-tested without a browser.
-
-Attachments come in several forms on real Coupa pages:
-
-- `li.attachment > span.attachment-file[data-url] > span[role=button][title]`: the inner `data-url` is the
-  file, the outer `li`'s `/attachments/<id>` is only the "show" route; the button downloads through script.
-- anchors: `a[href*='/attachments/'][href*='download']`, `a[download]`, links with `?filename=`;
-- `data-url` on other elements pointing at a file route.
-
-The same file shown in two forms is one attachment, keyed by its absolute URL.
+One JavaScript probe (`PROBE_JS`, one browser round trip; or `SETTLE_JS`, which first waits inside the page
+until it has settled) gathers raw facts from the page (`coupadl.coupa.page_scripts`); all judging happens in
+Python (`classify_page`, with the attachments found by `coupadl.coupa.attachments`), so the rules are
+unit-tested without a browser. This module is the public face of the three.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,9 +15,16 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any
-from urllib.parse import parse_qs, unquote, urljoin, urlparse, urlunparse
+from urllib.parse import urljoin, urlparse, urlunparse
 
-from coupadl.browser.signin import SIGNIN_FORM_SELECTOR
+from coupadl.coupa.attachments import Attachment, Trigger, best_name_hint, is_file_url, page_attachments
+from coupadl.coupa.page_scripts import (
+    ATTACHMENT_AREA_SELECTOR,
+    PROBE_JS,
+    RETRY_AFTER_JS,
+    SETTLE_JS,
+    settle_arguments,
+)
 from coupadl.settings import DEFAULT_LOADING_TEXTS, DEFAULT_PAGE_ERROR_TEXTS
 
 __all__ = [
@@ -67,182 +65,6 @@ TRANSIENT_ERROR_TEXTS: tuple[str, ...] = (
 """A "Sorry" heading with one of these is a server hiccup (Rails' 500 page says "We're sorry, but something
 went wrong"), not a missing PO: it must be retried, never recorded as not found."""
 
-_GATHER_JS = r"""
-const coupadlGather = (marker) => {
-window.__coupadlMarker = marker;
-const clip = (s, n) => (s || '').replace(/\s+/g, ' ').trim().slice(0, n || 400);
-const text = el => clip(el.textContent);
-const abs = v => { try { return v ? new URL(v, document.baseURI).href : ''; } catch (e) { return ''; } };
-const out = {url: location.href, title: clip(document.title), status: 0, ready: document.readyState,
-             password: false, errors: [], headings: [], numbers: [], suppliers: [], items: [],
-             requisitions: []};
-try {
-  const nav = performance.getEntriesByType('navigation')[0];
-  out.status = (nav && nav.responseStatus) || 0;
-} catch (e) {}
-out.body = document.body ? document.body.textContent.trim().length : 0;
-out.password = !!document.querySelector(__SIGNIN_FORM_SELECTOR__);
-document.querySelectorAll(
-  'div.flash_error, #error_explanation, .flash_error, #flash_error, .flash.error, .alert-danger, ' +
-  'div.notice, .error-page, .error_page'
-).forEach(el => out.errors.push(text(el)));
-document.querySelectorAll('h1').forEach(el => out.headings.push(text(el)));
-document.querySelectorAll('[data-po-number], [data-requisition-number]').forEach(el =>
-  out.numbers.push(clip(el.getAttribute('data-po-number') || el.getAttribute('data-requisition-number'))));
-document.querySelectorAll('[data-supplier-name], [class*="supplier-name"], [class*="supplier_name"]')
-.forEach(el =>
-  out.suppliers.push({attr: clip(el.getAttribute('data-supplier-name') || ''), text: text(el)}));
-// Refs are numbered page-wide, so an element found on a later call never takes an earlier one's ref.
-window.__coupadlNextRef = window.__coupadlNextRef || 0;
-let n = 0;
-const seen = new Set();
-const elementOf = [];
-const add = (el, clickEl, kind, url) => {
-  if (!url || n >= 500) return;
-  n++;
-  const target = clickEl || el;
-  elementOf.push(target);
-  if (!target.hasAttribute('data-coupadl-ref')) {
-    target.setAttribute('data-coupadl-ref', String(window.__coupadlNextRef++));
-  }
-  seen.add(el);
-  out.items.push({
-    ref: target.getAttribute('data-coupadl-ref'), order: elementOf.length - 1, kind: kind, url: url,
-    title: clip(target.getAttribute('title') || el.getAttribute('title') || ''),
-    aria: clip(target.getAttribute('aria-label') || el.getAttribute('aria-label') || ''),
-    download: el.hasAttribute('download') ? clip(el.getAttribute('download') || '') : null,
-    label: text(target),
-  });
-};
-document.querySelectorAll('span.attachment-file[data-url], .attachment-file[data-url]').forEach(el => {
-  if (seen.has(el)) return;
-  add(el, el.querySelector('[role=button]'), 'button', abs(el.getAttribute('data-url')));
-});
-// A button whose file URL is nowhere in the page (its script builds it on click): only a click downloads it.
-document.querySelectorAll('.attachment-file:not([data-url]) [role=button]').forEach(el => {
-  add(el, null, 'click_only', 'about:click');
-});
-// A button labelled "... file attachment" whose URL sits on an ancestor (up to 4 levels up).
-const URL_ATTRS = ['data-url', 'data-href', 'href', 'data-download-url'];
-const fromOnclick = v => {
-  const m = /['"]((?:https?:\/\/|\/)[^'"]+)['"]/.exec(v || '');
-  return m ? m[1] : '';
-};
-document.querySelectorAll('span[role=button][aria-label]').forEach(button => {
-  if (!/file\s+attachment\s*$/i.test(button.getAttribute('aria-label') || '')) return;
-  if (button.closest('.attachment-file[data-url]')) return;
-  let el = button;
-  for (let up = 0; up <= 4 && el && el !== document.body; up++, el = el.parentElement) {
-    if (seen.has(el)) return;
-    const attr = URL_ATTRS.find(a => el.getAttribute(a));
-    const url = attr ? el.getAttribute(attr) : fromOnclick(el.getAttribute('onclick'));
-    if (url) { add(el, button, 'button', abs(url)); return; }
-  }
-});
-document.querySelectorAll('a[href]').forEach(a => {
-  if (seen.has(a)) return;
-  const href = a.getAttribute('href') || '';
-  if (a.hasAttribute('download') ||
-      /attachment|download|[?&](file|name|filename)=|disposition=attachment/i.test(href)) {
-    add(a, null, 'anchor', a.href);
-  }
-});
-document.querySelectorAll('[data-url], [data-download-url]').forEach(el => {
-  if (seen.has(el) || el.matches('.attachment-file')) return;
-  add(el, null, 'data_url', abs(el.getAttribute('data-download-url') || el.getAttribute('data-url')));
-});
-// One pass per form finds them out of page order; the page's order is what an operator sees.
-out.items.sort((x, y) => {
-  const a = elementOf[x.order], b = elementOf[y.order];
-  return a === b ? 0 : (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1);
-});
-document.querySelectorAll('a[href*="/requisition_headers/"]').forEach(a => out.requisitions.push(a.href));
-return out;
-};
-""".replace("__SIGNIN_FORM_SELECTOR__", json.dumps(SIGNIN_FORM_SELECTOR))
-
-PROBE_JS = _GATHER_JS + "return coupadlGather(arguments[0]);"
-"""Run with one argument, a marker string; returns the raw facts `classify_page` judges (no waiting)."""
-
-SETTLE_JS = (
-    _GATHER_JS
-    + r"""
-const [marker, quietMs, timeoutMs, loadingTexts, areaSelector, done] = arguments;
-const t0 = performance.now();
-// Kept on the page, so a second call knows since when the candidates have not changed.
-const st = window.__coupadlSettle || (window.__coupadlSettle = {sig: null, since: t0});
-const lowered = loadingTexts.map(t => t.toLowerCase());
-const loadingNow = () => {
-  const reasons = [];
-  // Attachment areas, never the whole page (a container holding the page's h1 is not one), outermost
-  // only (one reason per area).
-  const found = new Set([...document.querySelectorAll(areaSelector)].filter(el =>
-    el !== document.body && el !== document.documentElement && !el.querySelector('h1')));
-  const areas = [...found].filter(el => {
-    for (let up = el.parentElement; up; up = up.parentElement) { if (found.has(up)) return false; }
-    return true;
-  });
-  areas.forEach(area => {
-    if (reasons.length >= 3) return;
-    const name = area.id ? '#' + area.id : area.tagName.toLowerCase() +
-      (area.classList.length ? '.' + area.classList[0] : '');
-    const busy = area.closest('[aria-busy="true"]') || area.querySelector('[aria-busy="true"]');
-    if (busy) { reasons.push('aria-busy on ' + name); return; }
-    if (area.querySelector('.spinner, .loading, [class*="spinner"], [role=progressbar]')) {
-      reasons.push('a spinner in ' + name); return;
-    }
-    for (const el of area.querySelectorAll('*')) {
-      // A file's own name ("Loading dock.jpg") is not a loading sign.
-      if (el.children.length || el.closest('a, [role=button], [data-coupadl-ref], [data-url]')) continue;
-      const t = (el.textContent || '').trim().toLowerCase();
-      if (t && t.length <= 80 && lowered.some(w => t.startsWith(w))) {
-        reasons.push("'" + el.textContent.trim().slice(0, 40) + "' in " + name); return;
-      }
-    }
-  });
-  return reasons;
-};
-const finish = (settled, facts, loading, quiet) => {
-  facts.settle = {settled: settled, loading: loading, quiet_ms: Math.round(quiet),
-                  waited_ms: Math.round(performance.now() - t0)};
-  done(facts);
-};
-const tick = () => {
-  let facts;
-  try { facts = coupadlGather(marker); } catch (e) { done({error: String(e)}); return; }
-  const now = performance.now();
-  const sig = facts.items.map(i => i.url).sort().join('\n');
-  if (sig !== st.sig) { st.sig = sig; st.since = now; }
-  const loading = loadingNow();
-  const quiet = now - st.since;
-  if (facts.ready === 'complete' && !loading.length && quiet >= quietMs) {
-    finish(true, facts, loading, quiet); return;
-  }
-  if (now - t0 >= timeoutMs) { finish(false, facts, loading, quiet); return; }
-  setTimeout(tick, 100);
-};
-tick();
-"""
-)
-"""Asynchronous: arguments marker, quiet time (ms), time-out (ms), loading texts, attachment-area selector.
-Waits until the document is complete, no attachment area shows a loading sign (`aria-busy`, a spinner, a
-loading text) and the set of attachment candidates has not changed for the quiet time, or the time-out
-passed; returns the same facts as `PROBE_JS` plus `settle: {settled, loading, quiet_ms, waited_ms}`."""
-
-ATTACHMENT_AREA_SELECTOR = (
-    '#attachments, [id*="attachment" i], [class*="attachment" i], [data-section*="attachment" i]'
-)
-"""Where attachments are listed (and so where a loading sign means the list is not complete yet)."""
-
-RETRY_AFTER_JS = r"""
-const done = arguments[arguments.length - 1];
-fetch(location.href, {method: 'HEAD', credentials: 'include', cache: 'no-store', redirect: 'manual'})
-  .then(r => done({status: r.status, retry_after: r.headers.get('Retry-After') || ''}))
-  .catch(e => done({status: 0, retry_after: '', error: String(e)}));
-"""
-"""Asynchronous: a page script cannot read the navigation's headers, so one HEAD request of the same address
-reads `Retry-After` (on a throttled site it answers 429 again, with the current wait)."""
-
 
 class PageKind(StrEnum):
     """What a loaded page turned out to be."""
@@ -253,36 +75,6 @@ class PageKind(StrEnum):
     THROTTLED = "throttled"  # HTTP 429: wait, then try again without spending an attempt
     SERVER_ERROR = "server_error"  # a 5xx or "something went wrong" page: retry
     UNRECOGNISED = "unrecognised"  # an empty page (blank, half-loaded, no body): retry
-
-
-class Trigger(StrEnum):
-    """How an attachment's download is started inside the page."""
-
-    CLICK = "click"  # click the page's own button (its script downloads)
-    LINK = "link"  # click a temporary `<a download href=url>`
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """One file to download from a page.
-
-    Attributes:
-        key: The absolute file URL (fragment dropped); stable across runs, used for the "already saved" map.
-        url: The file URL (same as `key`); empty for a button whose URL only a click reveals (then `key` is
-            the page URL with `#click-only-<n>`).
-        name_hint: The best guess of the file's name from the page, for logs and messages; the saved name is
-            the one the server sends.
-        trigger: How to start the download.
-        ref: Value of the `data-coupadl-ref` attribute of the element to click (for `CLICK`).
-        form: Which markup form it was found in (`button`, `anchor`, `data_url`).
-    """
-
-    key: str
-    url: str
-    name_hint: str
-    trigger: Trigger
-    ref: str
-    form: str
 
 
 @dataclass(frozen=True)
@@ -366,110 +158,7 @@ class POPage:
         return next((a for a in self.attachments if a.key == key), None)
 
 
-# --- URLs ---------------------------------------------------------------------------------------------------
-
-_SHOW_ROUTE = re.compile(r"/attachments/\d+/?$", re.IGNORECASE)
-_ORDER_ID = re.compile(r"/order_headers/(\d+)(?:/|$)", re.IGNORECASE)
 _REQUISITION = re.compile(r"^(/requisition_headers/\d+)(?:/|$)", re.IGNORECASE)
-_HELP_PATH = re.compile(r"/(help|support|docs?|documentation)(/|$)", re.IGNORECASE)
-_STRONG_FILE_PATH = re.compile(r"/attachment_files?/", re.IGNORECASE)
-_ATTACHMENT_DOWNLOAD = re.compile(r"/attachments?/.*download|download.*/attachments?/", re.IGNORECASE)
-_RECORD_PAGE = re.compile(r"/(order|requisition)_headers/\d+", re.IGNORECASE)
-_FILE_QUERY_KEYS = ("file", "name", "filename")
-_FILEISH_PATH = re.compile(r"attach|file|download|document", re.IGNORECASE)
-
-
-def _normal_url(url: str) -> str:
-    parsed = urlparse(url.strip())
-    return urlunparse(parsed._replace(fragment=""))
-
-
-def is_file_url(url: str, page_url: str, *, po_digits: str = "", explicit_download: bool = False) -> bool:
-    """Whether `url` serves an attachment's bytes (and not a show page, a help page or another order).
-
-    Args:
-        url: An absolute URL found on the page.
-        page_url: The page's address (its host is the tenant).
-        po_digits: The PO being processed; file links under another `/order_headers/<id>` are ignored.
-        explicit_download: The link carries a `download` attribute.
-
-    Returns:
-        True for Coupa's file routes: `.../attachment_file/...` (any host), and on the tenant's host
-        `/attachments/...download`, `?filename=` links, links carrying `?file=` / `?name=` or asking for
-        `disposition=attachment`, or `a[download]` links that are not show routes. A record's own pages
-        (`/order_headers/<id>/print`, a PDF summary) are not attachments.
-    """
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        return False
-    path = unquote(parsed.path)
-    other_order = _ORDER_ID.search(path)
-    if other_order and po_digits and other_order.group(1) != po_digits:
-        return False
-    if _STRONG_FILE_PATH.search(path):
-        return True
-    query = {k.lower(): v for k, v in parse_qs(parsed.query).items()}
-    wants_attachment = any(
-        k.endswith("disposition") and any(v.strip().lower().startswith("attachment") for v in values)
-        for k, values in query.items()
-    )
-    if wants_attachment and not _RECORD_PAGE.search(path):
-        return True  # e.g. a signed storage URL (`response-content-disposition=attachment`), any host
-    if parsed.hostname != urlparse(page_url).hostname or _HELP_PATH.search(path):
-        return False
-    if _RECORD_PAGE.search(path) and "/attachment" not in path.lower():
-        return False  # the PO's (or another record's) own page or printable summary
-    if any(v.strip() for v in query.get("filename", [])):
-        return True
-    if _SHOW_ROUTE.search(path):
-        return False
-    if _ATTACHMENT_DOWNLOAD.search(path) or ("/attachments/" in path.lower() and "download" in query):
-        return True
-    names = [v.strip() for key in _FILE_QUERY_KEYS for v in query.get(key, []) if v.strip()]
-    if names and (_FILEISH_PATH.search(path) or any(_HAS_EXTENSION.search(n) for n in names)):
-        return True  # `?file=quote.pdf`, `/documents/get?name=...`; not `/suppliers?name=Acme`
-    return explicit_download and path.rstrip("/") not in ("", "/")
-
-
-# --- names -----------------------------------------------------------------------------------------------
-
-_NOISE_RUN = re.compile(r"([^\w\s])\1{3,}")
-_HAS_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}$")
-_ARIA_SUFFIX = re.compile(r"\s+(file\s+)?attachment$", re.IGNORECASE)
-_MAX_HINT = 255
-
-
-def _plausible(name: str) -> bool:
-    return 0 < len(name) <= _MAX_HINT and not _NOISE_RUN.search(name)
-
-
-def best_name_hint(
-    *, title: str = "", aria: str = "", download: str | None = None, url: str = "", label: str = ""
-) -> str:
-    """The most trustworthy file name a page offers for an attachment.
-
-    Order of trust: `title`, `aria-label` (without a trailing "file attachment"), the `download` attribute,
-    the URL's `filename` parameter, the URL's last path segment, then the visible label. Visible text is last
-    because it may be a message or a `====` separator instead of a name. A candidate with an extension wins
-    over one without.
-
-    Returns:
-        The chosen name, or an empty string when the page offers nothing usable.
-    """
-    parsed = urlparse(url)
-    from_query = next(iter(parse_qs(parsed.query).get("filename", [])), "")
-    segment = unquote(parsed.path.rstrip("/").rsplit("/", 1)[-1]) if parsed.path else ""
-    candidates = [
-        title.strip(),
-        _ARIA_SUFFIX.sub("", aria.strip()),
-        (download or "").strip(),
-        from_query.strip(),
-        segment.strip(),
-        label.strip(),
-    ]
-    usable = [c for c in candidates if _plausible(c)]
-    with_extension = [c for c in usable if _HAS_EXTENSION.search(c)]
-    return (with_extension or usable or [""])[0]
 
 
 # --- the page --------------------------------------------------------------------------------------------
@@ -496,59 +185,6 @@ def _supplier(raw: Mapping[str, Any]) -> str:
             if isinstance(value, str) and value.strip():
                 return " ".join(value.split())
     return ""
-
-
-def _attachments(raw: Mapping[str, Any], page_url: str, po_digits: str) -> tuple[Attachment, ...]:
-    found: dict[str, dict[str, Any]] = {}
-    click_only = 0
-    for item in raw.get("items") or []:
-        if not isinstance(item, Mapping):
-            continue
-        url = _normal_url(str(item.get("url") or ""))
-        kind = str(item.get("kind") or "")
-        if kind == "click_only" and item.get("ref"):
-            # No URL to key it by: the page and its place among such buttons are stable across runs.
-            click_only += 1
-            hint = best_name_hint(
-                title=str(item.get("title") or ""),
-                aria=str(item.get("aria") or ""),
-                label=str(item.get("label") or ""),
-            )
-            key = f"{_normal_url(page_url)}#click-only-{click_only}"
-            found[key] = {"hint": hint, "click": True, "ref": str(item["ref"]), "form": kind, "url": ""}
-            continue
-        explicit = kind == "anchor" and item.get("download") is not None
-        if not url or not is_file_url(url, page_url, po_digits=po_digits, explicit_download=explicit):
-            continue
-        hint = best_name_hint(
-            title=str(item.get("title") or ""),
-            aria=str(item.get("aria") or ""),
-            download=item.get("download") if isinstance(item.get("download"), str) else None,
-            url=url,
-            label=str(item.get("label") or ""),
-        )
-        clickable = kind == "button" and bool(item.get("ref"))
-        entry = found.get(url)
-        if entry is None:
-            found[url] = {"hint": hint, "click": clickable, "ref": str(item.get("ref") or ""), "form": kind}
-            continue
-        # The same file in another form: a URL we can open ourselves beats the page's script, and a name
-        # with an extension beats one without.
-        if entry["click"] and not clickable:
-            entry.update(click=False, ref=str(item.get("ref") or ""), form=kind)
-        if not _HAS_EXTENSION.search(entry["hint"]) and _HAS_EXTENSION.search(hint):
-            entry["hint"] = hint
-    return tuple(
-        Attachment(
-            key=url,
-            url=entry.get("url", url),
-            name_hint=entry["hint"],
-            trigger=Trigger.CLICK if entry["click"] else Trigger.LINK,
-            ref=entry["ref"],
-            form=entry["form"],
-        )
-        for url, entry in found.items()
-    )
 
 
 def _requisitions(raw: Mapping[str, Any], page_url: str) -> tuple[str, ...]:
@@ -657,7 +293,7 @@ def classify_page(
     status = raw.get("status")
     http_status = status if isinstance(status, int) else 0
     supplier = _supplier(raw)
-    attachments = _attachments(raw, url, po_digits)
+    attachments = page_attachments(raw, url, po_digits)
     requisitions = _requisitions(raw, url)
     errors, headings = _texts(raw, "errors"), _texts(raw, "headings")
     has_content = bool(supplier or attachments)
@@ -758,13 +394,6 @@ def settle_page(
     if not isinstance(raw, Mapping):
         raw = {}
     return classify_page(raw, po_digits=po_digits, marker=marker, error_texts=error_texts, expected=expected)
-
-
-def settle_arguments(
-    marker: str, quiet: float, timeout: float, loading_texts: Sequence[str]
-) -> tuple[str, int, int, list[str], str]:
-    """The arguments `SETTLE_JS` takes (before its callback), for `settle_page` or a tab's `open_async`."""
-    return (marker, int(quiet * 1000), int(timeout * 1000), list(loading_texts), ATTACHMENT_AREA_SELECTOR)
 
 
 def parse_retry_after(value: str, *, now: datetime | None = None) -> float | None:

@@ -14,10 +14,12 @@ INVALID_PO                                                 final from the start:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 
-__all__ = ["PONumber", "POStatus", "parse_po_number", "po_url"]
+__all__ = ["PONumber", "POStatus", "SavedFile", "parse_po_number", "po_url"]
 
 MIN_DIGITS = 6
 
@@ -103,3 +105,29 @@ def po_url(base_url: str, po: PONumber) -> str:
         `{base_url}/order_headers/{digits}`.
     """
     return f"{base_url.rstrip('/')}/order_headers/{po.digits}"
+
+
+@dataclass(frozen=True)
+class SavedFile:
+    """An attachment saved in its PO folder: what the downloader reports and the progress store remembers.
+
+    Attributes:
+        key: The attachment's key (absolute file URL).
+        name: The file's name in the PO folder.
+        size: Length in bytes.
+        sha256: Hex SHA-256 of its content.
+        path: Its absolute path, known to the downloader that just saved it; None when read back from the
+            progress store, which keeps names only.
+        saved_at: When it was saved (UTC).
+    """
+
+    key: str
+    name: str
+    size: int
+    sha256: str
+    path: Path | None = None
+    saved_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def to_dict(self) -> dict[str, str | int]:
+        """The plain form a task result carries: key, name, size, sha256."""
+        return {"key": self.key, "name": self.name, "size": self.size, "sha256": self.sha256}

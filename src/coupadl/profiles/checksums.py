@@ -28,7 +28,6 @@ __all__ = [
 ]
 
 SQLITE_HEADER = b"SQLite format 3\x00"
-_CHUNK = 1 << 20
 
 
 def is_sqlite(path: Path) -> bool:
@@ -62,11 +61,8 @@ def key_artifacts(user_data_dir: Path, profile_name: str) -> list[str]:
 
 def file_sha256(path: Path) -> str:
     """SHA-256 of the file's bytes."""
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 _SIDECARS = ("-journal", "-wal")

@@ -8,18 +8,23 @@ A test states its site in a few lines::
         page_latency_s=0.3,
     )
 
-Every class is a frozen dataclass; a `Scenario` round-trips through JSON (`to_json` / `from_json`), so the
-same site can be served from the command line (`python -m coupadl.sandbox --scenario FILE.json`).
+Every class is a frozen dataclass; a `Scenario` round-trips through JSON (`to_json` / `from_json`, read and
+written by a pydantic `TypeAdapter`), so the same site can be served from the command line
+(`python -m coupadl.sandbox --scenario FILE.json`). The ready-made sites `small` and `demo` are such files,
+shipped in `presets/`.
 """
 
 from __future__ import annotations
 
 import base64
-import json
+import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
+
+from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, TypeAdapter, ValidationError
 
 __all__ = [
     "ATTACHMENT_FORMS",
@@ -66,6 +71,23 @@ LOADING_SIGNS: tuple[LoadingSign, ...] = get_args(LoadingSign)
 
 _DEFAULT_SIZE = 20_000
 
+_JSON_CONFIG = ConfigDict(extra="forbid")
+"""Every scenario class refuses keys it does not know (a misspelt knob must not be silently ignored)."""
+
+
+def _from_base64(value: object) -> object:
+    return base64.b64decode(value, validate=True) if isinstance(value, str) else value
+
+
+def _to_base64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+Base64Content = Annotated[
+    bytes, BeforeValidator(_from_base64), PlainSerializer(_to_base64, return_type=str, when_used="json")
+]
+"""Exact file bytes, written in JSON as base64 (under the key `content_base64`)."""
+
 
 def _set(obj: object, name: str, value: object) -> None:
     """Normalise a field of a frozen dataclass in `__post_init__`."""
@@ -99,9 +121,11 @@ class Attachment:
         id: Attachment id used in URLs; assigned in scenario order when None.
     """
 
+    __pydantic_config__: ClassVar[ConfigDict] = _JSON_CONFIG
+
     name: str
     size: int = _DEFAULT_SIZE
-    content: bytes | None = field(default=None, repr=False)
+    content: Annotated[Base64Content | None, Field(alias="content_base64")] = field(default=None, repr=False)
     form: AttachmentForm = "button_span"
     redirect: bool = False
     delay_s: float = 0.0
@@ -143,8 +167,11 @@ class Attachment:
 class PoLine:
     """One order line as shown in the PO's lines table."""
 
+    __pydantic_config__: ClassVar[ConfigDict] = _JSON_CONFIG
+
     description: str
-    quantity: float = 1.0
+    # int | float: a whole quantity read from JSON stays whole, as the page shows it ("12", not "12.0")
+    quantity: int | float = 1.0
     unit_price: float = 0.0
 
     @property
@@ -156,6 +183,8 @@ class PoLine:
 @dataclass(frozen=True)
 class Requisition:
     """A requisition linked from a PO page, with its own attachments."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _JSON_CONFIG
 
     number: str
     attachments: Sequence[Attachment] = ()
@@ -188,6 +217,8 @@ class PurchaseOrder:
         busy_elsewhere: Another section of the page (approvals) keeps loading forever, and the whole order
             sits in a container whose class mentions attachments: neither is the attachments area.
     """
+
+    __pydantic_config__: ClassVar[ConfigDict] = _JSON_CONFIG
 
     number: str
     supplier: str = "Acme GmbH"
@@ -244,6 +275,8 @@ class Scenario:
         language: Language of the error page an unknown PO gets.
     """
 
+    __pydantic_config__: ClassVar[ConfigDict] = _JSON_CONFIG
+
     pos: Sequence[PurchaseOrder] = ()
     page_latency_s: float = 0.0
     expire_after_views: int | None = None
@@ -288,11 +321,12 @@ class Scenario:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (explicit `content` is base64 under `content_base64`)."""
-        return _to_plain(self)  # type: ignore[no-any-return]
+        data: dict[str, Any] = _ADAPTER.dump_python(self, mode="json", by_alias=True)
+        return data
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """The scenario as JSON text."""
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+        return _ADAPTER.dump_json(self, indent=indent, by_alias=True).decode("utf-8")
 
     def dump(self, path: Path) -> None:
         """Write the scenario as UTF-8 JSON to `path`."""
@@ -300,51 +334,38 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
-        """Build a scenario from `to_dict` output; unknown keys raise `ValueError`."""
-        scenario: Scenario = _from_plain(cls, data)
-        return scenario
+        """Build a scenario from `to_dict` output; unknown keys and bad values raise a one-line ValueError."""
+        try:
+            return _ADAPTER.validate_python(data)
+        except ValidationError as exc:
+            raise _one_line(exc) from None
 
     @classmethod
-    def from_json(cls, text: str) -> Scenario:
+    def from_json(cls, text: str | bytes) -> Scenario:
         """Build a scenario from JSON text."""
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError("a scenario must be a JSON object")
-        return cls.from_dict(data)
+        try:
+            return _ADAPTER.validate_json(text)
+        except ValidationError as exc:
+            raise _one_line(exc) from None
 
     @classmethod
     def load(cls, path: Path) -> Scenario:
         """Read a scenario JSON file."""
-        return cls.from_json(path.read_text(encoding="utf-8"))
+        return cls.from_json(path.read_bytes())
 
     # --- ready-made sites -------------------------------------------------------------------------
 
     @classmethod
     def small(cls) -> Scenario:
-        """A few POs for quick tests: one per common form, one without files, one unknown."""
-        return cls(
-            pos=[
-                PurchaseOrder(
-                    number="15262984",
-                    supplier="Acme GmbH",
-                    attachments=[Attachment("quote.pdf", size=30_000, form="button_span")],
-                ),
-                PurchaseOrder(
-                    number="15262985",
-                    supplier="Globex Corporation",
-                    attachments=[Attachment("invoice.pdf", size=12_000, form="anchor")],
-                ),
-                PurchaseOrder(number="15262986", supplier="Initech"),
-                PurchaseOrder(number="15262999", kind="not_found"),
-            ],
-            sso_host="localhost",
-        )
+        """A few POs for quick tests: one per common form, one without files, one unknown
+        (`presets/small.json`)."""
+        return _preset("small")
 
     @classmethod
     def demo(cls) -> Scenario:
         """About 20 POs covering every outcome the downloader must handle; signed in by a session-only cookie,
-        as on most real tenants (Rails' default)."""
-        return _demo_scenario()
+        as on most real tenants (Rails' default) (`presets/demo.json`)."""
+        return _preset("demo")
 
     @classmethod
     def bench(
@@ -374,161 +395,20 @@ class Scenario:
         return cls(pos=pos, page_latency_s=page_latency_s)
 
 
-# --- JSON plumbing --------------------------------------------------------------------------------
-
-_NESTED: dict[tuple[str, str], type] = {
-    ("Scenario", "pos"): PurchaseOrder,
-    ("PurchaseOrder", "lines"): PoLine,
-    ("PurchaseOrder", "attachments"): Attachment,
-    ("PurchaseOrder", "requisition"): Requisition,
-    ("Requisition", "attachments"): Attachment,
-}
+_ADAPTER: TypeAdapter[Scenario] = TypeAdapter(Scenario)
 
 
-def _to_plain(value: Any) -> Any:
-    if isinstance(value, Scenario | PurchaseOrder | PoLine | Requisition | Attachment):
-        out: dict[str, Any] = {}
-        for f in fields(value):
-            item = getattr(value, f.name)
-            if f.name == "content":
-                if item is not None:
-                    out["content_base64"] = base64.b64encode(item).decode("ascii")
-                continue
-            out[f.name] = _to_plain(item)
-        return out
-    if isinstance(value, tuple | list):
-        return [_to_plain(v) for v in value]
-    return value
+def _one_line(exc: ValidationError) -> ValueError:
+    """The validation errors as one line: `where: what; ...` (`pos.0.vendor: Unexpected keyword argument`)."""
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "scenario"
+        problems.append(f"{where}: {error['msg']}")
+    return ValueError("invalid scenario: " + "; ".join(problems))
 
 
-def _from_plain(cls: type[Any], data: Mapping[str, Any]) -> Any:
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
-    known = {f.name for f in fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        if cls is Attachment and key == "content_base64":
-            kwargs["content"] = base64.b64decode(value, validate=True)
-            continue
-        if key not in known:
-            raise ValueError(f"unknown {cls.__name__} key {key!r} (known: {', '.join(sorted(known))})")
-        nested = _NESTED.get((cls.__name__, key))
-        if nested is not None and value is not None:
-            value = (
-                [_from_plain(nested, v) for v in value]
-                if isinstance(value, list)
-                else _from_plain(nested, value)
-            )
-        kwargs[key] = value
-    return cls(**kwargs)
-
-
-# --- the demo site --------------------------------------------------------------------------------
-
-
-def _demo_scenario() -> Scenario:
-    po, att, req = PurchaseOrder, Attachment, Requisition
-    awkward = [
-        att("../../etc/passwd.pdf", size=4_000),
-        att("scans/2024\\march.pdf", size=5_000, form="anchor"),
-        att("CON.txt", size=300, form="anchor_download_attr"),
-        att("Übersicht Preise – 2024 (final) 東京.pdf", size=7_000, form="data_url"),
-        att("A" * 180 + " very long attachment name.pdf", size=3_000, form="filename_query"),
-        att('report "final" <v2>: draft?.docx', size=6_000),
-        att("trailing dot. ", size=1_000, form="anchor"),
-    ]
-    return Scenario(
-        pos=[
-            po(
-                "15262984",
-                "Acme GmbH",
-                lines=[PoLine("Industrial valves DN50", 12, 84.5), PoLine("Installation", 1, 950.0)],
-                attachments=[att("quote.pdf", size=120_000), att("example.eml", size=8_000)],
-            ),
-            po(
-                "15262985", "Globex Corporation", attachments=[att("invoice.pdf", size=60_000, form="anchor")]
-            ),
-            po(
-                "15262986",
-                "Initech",
-                attachments=[
-                    att("contract.docx", size=45_000, form="anchor_download_attr"),
-                    att("price list.xlsx", size=30_000, form="data_url"),
-                ],
-            ),
-            po(
-                "15262987",
-                "Umbrella Corp",
-                attachments=[att("site photo.jpg", size=150_000, form="filename_query")],
-            ),
-            po(
-                "15262988",
-                "Acme GmbH",
-                attachments=[
-                    att("drawings.zip", size=250_000, redirect=True),
-                    att("certificate.pdf", size=20_000, form="anchor", redirect=True),
-                ],
-            ),
-            po("15262989", "Stark Industries"),
-            po(
-                "15262990",
-                "Wayne Enterprises",
-                requisition=req("5001234", attachments=[att("approved request.pdf", size=25_000)]),
-            ),
-            po(
-                "15262991",
-                "Globex Corporation",
-                attachments=[
-                    att("quote.pdf", size=11_000),
-                    att("quote.pdf", size=13_000, form="anchor"),
-                ],
-            ),
-            po("15262992", "Müller & Söhne KG", attachments=awkward),
-            po(
-                "15262993",
-                "Slowpoke Logistics",
-                attachments=[att("large scan.pdf", size=400_000, delay_s=3.0)],
-            ),
-            po("15262994", "Flaky Systems", attachments=[att("unstable.pdf", size=40_000, fail_first=1)]),
-            po(
-                "15262995",
-                "Initech",
-                attachments=[
-                    att("terms.pdf", size=9_000, label="=" * 60),
-                    att("mail.msg", size=14_000, label="Please find attached the signed quotation ====="),
-                ],
-            ),
-            po("15262996", kind="not_found"),
-            po("15262997", "Secret Supplies", kind="forbidden"),
-            po(
-                "16895339",
-                "Umbrella Corp",
-                attachments=[att("delivery note.pdf", size=18_000, form="data_url")],
-                requisition=req("5001299", attachments=[att("not needed.pdf", size=2_000)]),
-            ),
-            po(
-                "16895340",
-                "Acme GmbH",
-                attachments=[att("order confirmation.pdf", size=33_000, form="anchor")],
-            ),
-            po(
-                "16895341",
-                "Stark Industries",
-                attachments=[
-                    att("specs.pdf", size=21_000, form="filename_query"),
-                    att("picture.png", size=64_000, form="anchor_download_attr"),
-                    att("notes.txt", content=b"Deliver to gate 4, ask for Ms. Jensen.\n", form="button_span"),
-                    att("delivery schedule.xlsx", size=11_000, form="role_button_ancestor"),
-                ],
-            ),
-            po("16895342", "Wayne Enterprises", requisition=req("5001300")),
-            po("16895343", "Globex Corporation", attachments=[att("empty.pdf", size=0)]),
-            po(
-                "16895344",
-                "Acme GmbH",
-                attachments=[att("archive.zip", size=90_000, redirect=True, form="data_url")],
-            ),
-        ],
-        sso_host="localhost",
-        session_only_cookie=True,
-    )
+@functools.cache
+def _preset(name: str) -> Scenario:
+    """A ready-made site shipped as package data (the scenario is frozen, so one copy serves every caller)."""
+    preset = resources.files("coupadl.sandbox").joinpath("presets", f"{name}.json")
+    return Scenario.from_json(preset.read_bytes())

@@ -20,7 +20,8 @@ import pytest
 
 from coupadl.browser.cookies import window_cookies
 from coupadl.browser.session import BrowserSession
-from coupadl.coupa.http_files import TEMP_PREFIX, http_health, reset_shared_clients
+from coupadl.coupa.http_clients import http_health, reset_shared_clients
+from coupadl.coupa.http_files import TEMP_PREFIX
 from coupadl.coupa.job import process_po
 from coupadl.errors import SessionExpiredError
 from coupadl.log import bind, close_logging, configure_logging

@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 
 from coupadl.batch.progress import (
-    REVISITED_MESSAGE,
-    SCHEMA_VERSION,
     OutputInUseError,
     POOutcome,
     ProgressCorruptError,
@@ -23,6 +21,7 @@ from coupadl.batch.progress import (
     iso_utc,
     state_dir,
 )
+from coupadl.batch.progress_db import REVISITED_MESSAGE, SCHEMA_VERSION
 from coupadl.coupa.po import PONumber, POStatus, parse_po_number
 from coupadl.errors import ConfigError, SetupError
 from support.old_output import V1Row, write_v1_output
@@ -192,11 +191,16 @@ def test_saved_files_are_remembered(tmp_path: Path) -> None:
     with ProgressStore.open(tmp_path, "f1") as store:
         saved = store.saved_file(A, "https://x/attachment/1/a.pdf")
         assert saved is not None
-        assert (saved.po, saved.saved_name, saved.size, saved.sha256) == ("100001", "a.pdf", 123, "ab" * 32)
+        assert (saved.key, saved.name, saved.size, saved.sha256) == (
+            "https://x/attachment/1/a.pdf",
+            "a.pdf",
+            123,
+            "ab" * 32,
+        )
         assert saved.saved_at.tzinfo is not None
         assert store.saved_file(A, "unknown") is None
         assert store.saved_file(B, "att-2") is None
-        assert [f.saved_name for f in store.files(A)] == ["a.pdf", "b.pdf"]
+        assert [f.name for f in store.files(A)] == ["a.pdf", "b.pdf"]
 
 
 def test_fresh_forgets_progress_but_keeps_files(tmp_path: Path) -> None:

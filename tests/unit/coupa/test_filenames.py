@@ -12,6 +12,7 @@ import pytest
 from coupadl.coupa.filenames import (
     MAX_NAME_BYTES,
     UNKNOWN_SUPPLIER,
+    disposition_filename,
     folder_name,
     place_file,
     po_folder,
@@ -366,3 +367,31 @@ def test_place_file_race_keeps_every_file(tmp_path: Path) -> None:
         thread.join()
     assert len({p.name for p in results}) == 16
     assert sorted(p.read_bytes() for p in folder.iterdir()) == sorted(f"file {n}".encode() for n in range(16))
+
+
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [
+        ('attachment; filename="quote.pdf"', "quote.pdf"),
+        ("attachment; filename=quote.pdf", "quote.pdf"),
+        (
+            "attachment; filename=\"_bersicht.pdf\"; filename*=UTF-8''%C3%9Cbersicht%20Preise.pdf",
+            "Übersicht Preise.pdf",
+        ),
+        ("attachment; filename*=utf-8'en'%E6%9D%B1%E4%BA%AC.pdf", "東京.pdf"),
+        ('attachment; filename="a\\"b.pdf"', 'a"b.pdf'),
+        ("attachment; filename*=UTF-8''..%2F..%2Fx.pdf", "../../x.pdf"),
+        # the extended name wins wherever it stands; an unusable one leaves the plain name
+        ("attachment; filename*=UTF-8''%C3%9Cbersicht.pdf; filename=\"_bersicht.pdf\"", "Übersicht.pdf"),
+        ("attachment; filename=\"x.pdf\"; filename*=bogus''%C3%9C.pdf", "x.pdf"),
+        ("attachment; filename=\"x.pdf\"; filename*=UTF-8''%FF.pdf", "x.pdf"),
+        ("attachment; filename*=ISO-8859-1''%DCbersicht.pdf", "Übersicht.pdf"),
+        ("attachment; filename*0*=UTF-8''a%20; filename*1=b.pdf", "a b.pdf"),  # RFC 2231 continuations
+        ('attachment; FILENAME="a;b.pdf"', "a;b.pdf"),
+        ('attachment; filename="x.pdf"\r\nSet-Cookie: a=b', ""),
+        ("inline", ""),
+        ("", ""),
+    ],
+)
+def test_disposition_filename(header: str, name: str) -> None:
+    assert disposition_filename(header) == name

@@ -18,12 +18,11 @@ from structlog.testing import capture_logs
 
 from coupadl.cli.wiring import handler_options
 from coupadl.coupa.downloads import AttachmentDownloader, DownloadMode, DownloadSettings
+from coupadl.coupa.http_clients import HttpClients, HttpHealth
 from coupadl.coupa.http_files import (
     TEMP_PREFIX,
     FetchCancelled,
     FetchLimits,
-    HttpClients,
-    HttpHealth,
     HttpRefused,
     HttpTryFailed,
     fetch_file,

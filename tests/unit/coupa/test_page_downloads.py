@@ -11,16 +11,8 @@ from typing import Any
 
 import pytest
 
-from coupadl.coupa.downloads import (
-    FETCH_JS,
-    PAGE_CHECK_JS,
-    SAVE_BLOB_JS,
-    TRIGGER_JS,
-    AttachmentDownloader,
-    DownloadMode,
-    DownloadSettings,
-    disposition_filename,
-)
+from coupadl.coupa.downloads import AttachmentDownloader, DownloadMode, DownloadSettings
+from coupadl.coupa.in_page import FETCH_JS, PAGE_CHECK_JS, SAVE_BLOB_JS, TRIGGER_JS
 from coupadl.coupa.page import Attachment, PageKind, POPage, Trigger
 from coupadl.errors import MachineFaultError, SessionExpiredError
 
@@ -280,26 +272,6 @@ def test_settings_are_validated() -> None:
         DownloadSettings(max_attempts=0)
     with pytest.raises(ValueError, match="start_timeout"):
         DownloadSettings(start_timeout=0)
-
-
-@pytest.mark.parametrize(
-    ("header", "name"),
-    [
-        ('attachment; filename="quote.pdf"', "quote.pdf"),
-        ("attachment; filename=quote.pdf", "quote.pdf"),
-        (
-            "attachment; filename=\"_bersicht.pdf\"; filename*=UTF-8''%C3%9Cbersicht%20Preise.pdf",
-            "Übersicht Preise.pdf",
-        ),
-        ("attachment; filename*=utf-8'en'%E6%9D%B1%E4%BA%AC.pdf", "東京.pdf"),
-        ('attachment; filename="a\\"b.pdf"', 'a"b.pdf'),
-        ("attachment; filename*=UTF-8''..%2F..%2Fx.pdf", "../../x.pdf"),
-        ("inline", ""),
-        ("", ""),
-    ],
-)
-def test_disposition_filename(header: str, name: str) -> None:
-    assert disposition_filename(header) == name
 
 
 # --- a full disk ------------------------------------------------------------------------------------------
