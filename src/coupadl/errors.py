@@ -49,6 +49,7 @@ __all__ = [
     "BrowserNotFoundError",
     "BrowserStartError",
     "CapabilityMismatchException",
+    "CarriedCookiesError",
     "CloneTimeoutError",
     "ConfigError",
     "CoupadlError",
@@ -58,6 +59,9 @@ __all__ = [
     "DriverMismatchError",
     "DriverStartError",
     "FileVerificationException",
+    "GridError",
+    "GridNoFreeSlotError",
+    "GridUnreachableError",
     "InputError",
     "InsufficientSpaceException",
     "MachineFaultError",
@@ -264,3 +268,22 @@ class ThrottledError(TaskError):
     def __init__(self, message: str, *, retry_after_s: float) -> None:
         super().__init__(message)
         self.retry_after_s = max(0.0, float(retry_after_s))
+
+
+# --- windows on a Selenium Grid (issue 13) ------------------------------------------------------------------
+
+
+class GridError(SetupError):
+    """The Selenium Grid given with `--grid` cannot take this run's windows (exit code 2, before anything)."""
+
+
+class GridUnreachableError(GridError):
+    """The Grid does not answer, or answers with something that is not a Selenium Grid 4 status."""
+
+
+class GridNoFreeSlotError(GridError):
+    """The Grid has no free slot for the run's browser."""
+
+
+class CarriedCookiesError(SetupError):
+    """The base's sign-in cookies could not be read for the remote windows (nothing to carry)."""

@@ -77,7 +77,8 @@ def require_grid_tools() -> tuple[str, Path]:
     jar = find_grid_jar()
     missing = [what for what, found in (("java", java), (_JAR_NAME, jar)) if not found]
     if missing:
-        reason = f"Selenium Grid tests need {' and '.join(missing)}: run scripts/setup.sh (or set COUPADL_GRID_JAR)"
+        need = " and ".join(missing)
+        reason = f"Selenium Grid tests need {need}: run scripts/setup.sh (or set COUPADL_GRID_JAR)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(reason)
         pytest.skip(reason)
@@ -161,7 +162,9 @@ class LocalGrid:
                 if predicate():
                     return
             if time.monotonic() > deadline:
-                pytest.fail(f"local Grid: {predicate_name} not reached within {timeout} s (logs in {self.workdir})")
+                pytest.fail(
+                    f"local Grid: {predicate_name} not reached within {timeout} s (logs in {self.workdir})"
+                )
             time.sleep(0.2)
 
     def kill_node(self, index: int) -> GridNode:
@@ -211,7 +214,12 @@ def start_local_grid(
     java, jar = require_grid_tools()
     workdir.mkdir(parents=True, exist_ok=True)
     hub_port, pub_port, sub_port = _free_port(), _free_port(), _free_port()
-    events = ["--publish-events", f"tcp://127.0.0.1:{pub_port}", "--subscribe-events", f"tcp://127.0.0.1:{sub_port}"]
+    events = [
+        "--publish-events",
+        f"tcp://127.0.0.1:{pub_port}",
+        "--subscribe-events",
+        f"tcp://127.0.0.1:{sub_port}",
+    ]
     started: list[psutil.Process] = []
 
     def launch(name: str, args: list[str]) -> tuple[psutil.Process, Path]:
