@@ -150,9 +150,9 @@ def clean_stale_sessions(registry: SessionRegistry, client: GridClient) -> list[
                 if client.delete_session(record.session_id):
                     deleted.append(record.session_id)
                     forgotten.append(record.session_id)
-                    log.info("grid.stale_session_deleted", node=record.node_uri, remote=record.session_id)
+                    log.info("grid.stale_session_deleted", node=record.node_uri, remote=record.session_id[:8])
                     continue
-            log.warning("grid.stale_session_not_deleted", node=record.node_uri, remote=record.session_id)
+            log.warning("grid.stale_session_not_deleted", node=record.node_uri, remote=record.session_id[:8])
         else:
             forgotten.append(record.session_id)  # already gone from the Grid (time-out, node restart)
     registry.remove(*forgotten)
