@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,9 +138,12 @@ class LocalGrid:
 
     url: str
     hub: psutil.Process
-    nodes: list[GridNode]
     workdir: Path
-    _extra: list[psutil.Process] = field(default_factory=list)
+    java: str
+    jar: Path
+    events: list[str]
+    node_toml: str
+    nodes: list[GridNode] = field(default_factory=list)
 
     def status(self) -> dict[str, object]:
         """The hub's `/status` value."""
@@ -153,19 +157,45 @@ class LocalGrid:
         assert isinstance(nodes, list)
         return {str(n["uri"]) for n in nodes if n.get("availability") == "UP"}
 
-    def wait_until(self, predicate_name: str, predicate: object, timeout: float = 60.0) -> None:
-        """Poll `predicate()` until true; fail the test naming `predicate_name` after `timeout`."""
-        assert callable(predicate)
+    def wait_until(self, what: str, predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+        """Poll `predicate()` until true; fail the test naming `what` after `timeout` seconds."""
         deadline = time.monotonic() + timeout
         while True:
             with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
                 if predicate():
                     return
             if time.monotonic() > deadline:
-                pytest.fail(
-                    f"local Grid: {predicate_name} not reached within {timeout} s (logs in {self.workdir})"
-                )
+                pytest.fail(f"local Grid: {what} not reached within {timeout} s (logs in {self.workdir})")
             time.sleep(0.2)
+
+    def _launch(self, name: str, args: list[str]) -> tuple[psutil.Process, Path]:
+        return _launch_java(self.java, self.jar, self.workdir, name, args)
+
+    def launch_node(self, index: int) -> GridNode:
+        """Start node `index` (a new one, or again after `kill_node`) on a free port; does not wait."""
+        port = _free_port()
+        config = self.workdir / f"node{index}.toml"
+        config.write_text(self.node_toml, encoding="utf-8")
+        args = ["node", "--config", str(config), "--host", "127.0.0.1", "--port", str(port), *self.events]
+        proc, log = self._launch(f"node{index}", [*args, "--log-level", "WARNING"])
+        node = GridNode(f"node{index}", port, proc, log)
+        if index < len(self.nodes):
+            self.nodes[index] = node
+        else:
+            self.nodes.append(node)
+        return node
+
+    def wait_registered(self, timeout: float = 120.0) -> None:
+        """Wait until every node is registered and UP (fails at once if a Java process ended)."""
+        expected = {n.uri for n in self.nodes}
+
+        def all_registered() -> bool:
+            for proc in [self.hub, *(n.process for n in self.nodes)]:
+                if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
+                    pytest.fail(f"local Grid: a Java process ended (logs in {self.workdir})")
+            return expected <= self.registered_node_uris()
+
+        self.wait_until(f"{len(expected)} nodes registered", all_registered, timeout)
 
     def kill_node(self, index: int) -> GridNode:
         """SIGKILL node `index` and every process it started (its chromedrivers and browsers), by PID."""
@@ -173,13 +203,44 @@ class LocalGrid:
         _end_tree(node.process, sig=signal.SIGKILL)
         return node
 
+    def restart_node(self, index: int, timeout: float = 120.0) -> GridNode:
+        """Start node `index` again (after `kill_node`) and wait until the hub has it."""
+        node = self.launch_node(index)
+        self.wait_registered(timeout)
+        return node
+
+    def processes(self) -> list[psutil.Process]:
+        """Every live process of the Grid: hub, nodes and what the nodes started."""
+        found: list[psutil.Process] = []
+        for proc in [self.hub, *(n.process for n in self.nodes)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if proc.is_running():
+                    found += [proc, *proc.children(recursive=True)]
+        return found
+
     def stop(self) -> None:
         """End every process of the Grid (nodes first, with their browsers), by PID."""
         for node in self.nodes:
             _end_tree(node.process)
         _end_tree(self.hub)
-        for proc in self._extra:
-            _end_tree(proc)
+
+
+def _launch_java(
+    java: str, jar: Path, workdir: Path, name: str, args: list[str]
+) -> tuple[psutil.Process, Path]:
+    """Start `java -jar jar args` in its own session, its output in `workdir/name.log`."""
+    log = workdir / f"{name}.log"
+    with log.open("ab") as out:
+        # psutil.Popen: a process handle that also reaps the child when it is waited for.
+        proc = psutil.Popen(
+            [java, *_JAVA_FLAGS, "-jar", str(jar), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=workdir,
+            start_new_session=True,
+        )
+    return proc, log
 
 
 def _end_tree(proc: psutil.Process, *, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
@@ -210,6 +271,7 @@ def start_local_grid(
     """Start a hub and `nodes` nodes (each `max_sessions` Chromium slots) and wait until all are registered.
 
     Logs of every process are in `workdir`. On any failure everything started so far is ended by PID.
+    The hub checks its nodes every 2 s, so a killed node is noticed quickly.
     """
     java, jar = require_grid_tools()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -220,55 +282,24 @@ def start_local_grid(
         "--subscribe-events",
         f"tcp://127.0.0.1:{sub_port}",
     ]
-    started: list[psutil.Process] = []
-
-    def launch(name: str, args: list[str]) -> tuple[psutil.Process, Path]:
-        log = workdir / f"{name}.log"
-        with log.open("wb") as out:
-            popen = subprocess.Popen(
-                [java, *_JAVA_FLAGS, "-jar", str(jar), *args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=workdir,
-                start_new_session=True,
-            )
-        proc = psutil.Process(popen.pid)
-        started.append(proc)
-        return proc, log
-
+    hub_args = ["hub", "--host", "127.0.0.1", "--port", str(hub_port), *events, "--healthcheck-interval", "2"]
+    hub, _log = _launch_java(
+        java, jar, workdir, "hub", [*hub_args, "--session-request-timeout", "60", "--log-level", "WARNING"]
+    )
+    grid = LocalGrid(
+        f"http://127.0.0.1:{hub_port}",
+        hub,
+        workdir,
+        java,
+        jar,
+        events,
+        _node_toml(max_sessions, chromium, chromedriver),
+    )
     try:
-        hub, _hub_log = launch(
-            "hub",
-            [
-                "hub", "--host", "127.0.0.1", "--port", str(hub_port), *events,
-                "--healthcheck-interval", "2", "--session-request-timeout", "60", "--log-level", "WARNING",
-            ],
-        )  # fmt: skip
-        grid = LocalGrid(f"http://127.0.0.1:{hub_port}", hub, [], workdir)
         for index in range(nodes):
-            port = _free_port()
-            config = workdir / f"node{index}.toml"
-            config.write_text(_node_toml(max_sessions, chromium, chromedriver), encoding="utf-8")
-            proc, log = launch(
-                f"node{index}",
-                [
-                    "node", "--config", str(config), "--host", "127.0.0.1", "--port", str(port), *events,
-                    "--log-level", "WARNING",
-                ],
-            )  # fmt: skip
-            grid.nodes.append(GridNode(f"node{index}", port, proc, log))
-        expected = {n.uri for n in grid.nodes}
-
-        def all_registered() -> bool:
-            for proc in started:
-                if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
-                    pytest.fail(f"local Grid: a Java process ended at start (logs in {workdir})")
-            return expected <= grid.registered_node_uris()
-
-        grid.wait_until(f"{nodes} nodes registered", all_registered, timeout)
-        return grid
+            grid.launch_node(index)
+        grid.wait_registered(timeout)
     except BaseException:
-        for proc in reversed(started):
-            _end_tree(proc)
+        grid.stop()
         raise
+    return grid

@@ -97,6 +97,7 @@ class RemoteSessionFacts:
     browser_version: str
     user_data_dir: str  # on the node: the driver's fresh temporary profile
     downloads_enabled: bool
+    node_browser_pid: int | None = None  # a PID on the node: for diagnostics only, never ended from here
 
     def describe(self) -> str:
         """One line for reports (the session id shortened: it controls the signed-in browser)."""
@@ -264,6 +265,7 @@ def start_remote_session(
             browser_version=str(caps.get("browserVersion") or ""),
             user_data_dir=reported_user_data_dir(caps) or "",
             downloads_enabled=bool(caps.get("se:downloadsEnabled")),
+            node_browser_pid=int(caps["goog:processID"]) if caps.get("goog:processID") else None,
         )
         session = RemoteBrowserSession(driver, download_dir, facts, registry)
         session.set_page_timeout(config.launch.page_load_timeout)
