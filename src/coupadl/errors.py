@@ -10,12 +10,16 @@ CoupadlError                        root: catch this to catch everything of ours
 │   │   ├── DriverMismatchError     driver and browser major versions differ
 │   │   ├── DriverStartError        the driver itself does not start (not executable, quarantined ...)
 │   │   └── DriverDownloadError     `coupadl driver` could not get the driver
-│   └── ProfileError                the base profile cannot be used
-│       ├── ProfileMissingException
-│       ├── ProfileLockedException
-│       ├── ProfileCorruptedException
-│       ├── PermissionDeniedException
-│       └── DefaultProfileRefusedError   the browser refuses automation on its real default dir
+│   ├── ProfileError                the base profile cannot be used
+│   │   ├── ProfileMissingException
+│   │   ├── ProfileLockedException
+│   │   ├── ProfileCorruptedException
+│   │   ├── PermissionDeniedException
+│   │   └── DefaultProfileRefusedError   the browser refuses automation on its real default dir
+│   ├── GridError                   the `--grid` Selenium Grid cannot take the run's windows
+│   │   ├── GridUnreachableError    no answer, or not a Selenium Grid 4
+│   │   └── GridNoFreeSlotError     no free slot for the run's browser
+│   └── CarriedCookiesError         the base's sign-in cookies could not be read for remote windows
 ├── MachineFaultError               the machine failed (disk full, output folder gone): stop the whole run,
 │                                   keep the progress, exit code 4; the same command resumes once fixed
 ├── ProfileOperationError           a clone or snapshot failed: re-clone (transient file-system errors)

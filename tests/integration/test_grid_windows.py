@@ -168,7 +168,8 @@ def test_four_remote_windows_spread_over_both_nodes_are_signed_in_and_the_grid_i
         assert session.facts.downloads_enabled
         assert session.tracked_processes == []  # the node's PIDs are never ours to end
     # The node's Chromium got the local windows' no-network switches from the client's capabilities.
-    node_browser = psutil.Process(sessions[0].facts.node_browser_pid)  # the node runs here
+    assert sessions[0].facts.node_browser_pid is not None
+    node_browser = psutil.Process(sessions[0].facts.node_browser_pid)  # the test nodes run on this machine
     assert {"--disable-background-networking", "--disable-component-update", "--headless=new"} <= set(
         node_browser.cmdline()
     )
