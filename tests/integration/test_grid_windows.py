@@ -14,12 +14,14 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import psutil
@@ -38,6 +40,7 @@ from coupadl.browser.remote import (
 from coupadl.errors import GridNoFreeSlotError, GridUnreachableError
 from coupadl.grid import GridClient, SessionRegistry, check_grid_url, clean_stale_sessions
 from coupadl.log import close_logging, configure_logging
+from coupadl.profiles.checksums import find_cookie_db
 from coupadl.profiles.models import (
     VerificationConfig,
     VerificationMethod,
@@ -128,6 +131,14 @@ def test_carried_cookies_come_from_a_removed_copy_and_hide_their_values(site: Gr
     assert site.cookies, "no cookie read from the signed-in base"
     assert all(c.applies_to(host) for c in site.cookies), [c.domain for c in site.cookies]
     session_cookie = next(c for c in site.cookies if c.name == SESSION_COOKIE)
+    # In the base it is a session-only cookie (Rails' default), carried all the same.
+    database = find_cookie_db(site.root / "u" / "Default")
+    assert database is not None
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        persistent = db.execute(
+            "SELECT is_persistent FROM cookies WHERE name = ?", (SESSION_COOKIE,)
+        ).fetchall()
+    assert persistent == [(0,)]
     assert session_cookie.value and session_cookie.value not in repr(session_cookie)
     # The throw-away copy is gone and no browser runs on it.
     assert sorted(p.name for p in site.root.iterdir()) == ["grid", "snap", "u"]
@@ -312,6 +323,10 @@ def test_a_killed_node_leaves_the_grid_and_the_other_node_keeps_its_session(
     assert not first.is_alive()
     carry_cookies(second, site.cookies, site.server.base_url)
     assert verify_remote_window(second, site.cookies, site.verification(), 3).is_success()
+    # Ending the lost session answers at once (the Grid no longer knows it) and touches no local process.
+    quit_started = time.monotonic()
+    first.quit()
+    assert time.monotonic() - quit_started < 15
     sessions.remove(first)
     site.grid.restart_node(victim)
 
