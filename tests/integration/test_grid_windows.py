@@ -37,7 +37,7 @@ from coupadl.browser.remote import (
     start_remote_session,
     verify_remote_window,
 )
-from coupadl.errors import GridNoFreeSlotError, GridUnreachableError
+from coupadl.errors import CarriedCookiesError, GridNoFreeSlotError, GridUnreachableError
 from coupadl.grid import GridClient, SessionRegistry, check_grid_url, clean_stale_sessions
 from coupadl.log import close_logging, configure_logging
 from coupadl.profiles.checksums import find_cookie_db
@@ -141,13 +141,32 @@ def test_carried_cookies_come_from_a_removed_copy_and_hide_their_values(site: Gr
     assert persistent == [(0,)]
     assert session_cookie.value and session_cookie.value not in repr(session_cookie)
     # The throw-away copy is gone and no browser runs on it.
-    assert sorted(p.name for p in site.root.iterdir()) == ["grid", "snap", "u"]
+    assert not [p for p in site.root.iterdir() if p.name.startswith("carry-")]
     on_copy = [
         p
         for p in psutil.process_iter(["cmdline"])
         if any(str(site.root / "carry-") in part for part in (p.info["cmdline"] or []))
     ]
     assert not on_copy
+
+
+def test_a_signed_out_base_has_nothing_to_carry(site: GridSite) -> None:
+    signed_out = site.root / "signed-out"
+    shutil.copytree(site.root / "u", signed_out)
+    try:
+        database = find_cookie_db(signed_out / "Default")
+        assert database is not None
+        with closing(sqlite3.connect(database)) as db, db:
+            db.execute("DELETE FROM cookies")
+        snapshot = take_snapshot(signed_out, "Default", site.root / "signed-out-snap")
+        with pytest.raises(
+            CarriedCookiesError, match=r"no cookie for 127\.0\.0\.1: sign in with `coupadl login`"
+        ):
+            read_carried_cookies(site.launch, snapshot, site.server.base_url, [], site.root)
+    finally:
+        shutil.rmtree(signed_out, ignore_errors=True)
+        shutil.rmtree(site.root / "signed-out-snap", ignore_errors=True)
+    assert not [p for p in site.root.iterdir() if p.name.startswith("carry-")]
 
 
 # --- windows on the Grid -----------------------------------------------------------------------------------

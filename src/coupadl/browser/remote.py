@@ -154,6 +154,7 @@ class RemoteBrowserSession(BrowserSession):
     ) -> None:
         self.facts = facts
         self.registry = registry
+        self.page_timeout = 30.0  # for the session's own pages (the WebDriver fallback's landing page)
         super().__init__(cast(ChromiumDriver, driver), Path(facts.user_data_dir), download_dir)
         # `goog:processID` is a PID on the node: never tracked or ended from here.
         self.browser_process = None
@@ -172,7 +173,7 @@ class RemoteBrowserSession(BrowserSession):
         """Set `cookies` with WebDriver's `add_cookie` after opening `landing_url` (on the tenant's host):
         only the cookies that host receives can be set this way. Returns how many were set."""
         host = urlsplit(landing_url).hostname or ""
-        self.load_in_main_window(landing_url, self.facts_timeout)
+        self.load_in_main_window(landing_url, self.page_timeout)
         count = 0
         for cookie in cookies:
             if cookie.applies_to(host):
@@ -194,11 +195,6 @@ class RemoteBrowserSession(BrowserSession):
             for c in raw
             if c.get("name")
         ]
-
-    @property
-    def facts_timeout(self) -> float:
-        """Page time-out for the session's own bookkeeping pages."""
-        return 30.0
 
     def quit(self, timeout: float = 10.0) -> None:
         """End the session on the Grid and forget it in the registry."""
@@ -268,6 +264,7 @@ def start_remote_session(
             node_browser_pid=int(caps["goog:processID"]) if caps.get("goog:processID") else None,
         )
         session = RemoteBrowserSession(driver, download_dir, facts, registry)
+        session.page_timeout = config.launch.page_load_timeout
         session.set_page_timeout(config.launch.page_load_timeout)
     except BaseException:
         with contextlib.suppress(SeleniumError, OSError, ConnectionError):
