@@ -52,7 +52,7 @@ from coupadl.sandbox import SandboxServer, Scenario, sign_in_profile
 from coupadl.sandbox.app import SESSION_COOKIE
 from support.grid import LocalGrid, start_local_grid
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.grid, pytest.mark.timeout(300)]
 
 
 @dataclasses.dataclass
