@@ -8,6 +8,7 @@ it: all slots free, both nodes up.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -252,6 +253,33 @@ def test_a_different_cookie_value_is_detected(
     result = check_carried_cookies(session, other, site.server.base_url)
     assert result.status is VerificationStatus.FAILED
     assert "hold another value" in result.detail
+
+
+def test_an_in_page_download_on_the_node_is_fetched_through_the_grid(
+    site: GridSite, client: GridClient, sessions: list[RemoteBrowserSession]
+) -> None:
+    session = _start(site, client)
+    sessions.append(session)
+    carry_cookies(session, site.cookies, site.server.base_url)
+    served = next(f for f in site.server.site.catalog.all() if f.name == "invoice.pdf")
+    with session.open_tab("download") as tab:
+        tab.get(site.auth_url)
+        tab.run_js(
+            "const a = document.createElement('a'); a.href = arguments[0];"
+            " document.body.appendChild(a); a.click();",
+            f"{site.server.base_url}{served.path}",
+        )
+        site.grid.wait_until(
+            "the download finished on the node", lambda: served.name in session.downloaded_files(), timeout=30
+        )
+    dest = site.root / "fetched" / served.name
+    dest.parent.mkdir()
+    assert session.fetch_download(served.name, dest) == served.size
+    assert hashlib.sha256(dest.read_bytes()).hexdigest() == served.sha256
+    with pytest.raises(FileExistsError):
+        session.fetch_download(served.name, dest)  # a saved file is never overwritten
+    session.clear_downloads()
+    assert session.downloaded_files() == []
 
 
 # --- the Grid's state ---------------------------------------------------------------------------------------

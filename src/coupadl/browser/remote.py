@@ -14,10 +14,13 @@ folder (files come over HTTP with the window's cookies, or through Grid's manage
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hmac
+import io
 import re
 import time
+import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +32,7 @@ from selenium.webdriver.chromium.options import ChromiumOptions
 from selenium.webdriver.chromium.remote_connection import ChromiumRemoteConnection
 from selenium.webdriver.chromium.webdriver import ChromiumDriver
 from selenium.webdriver.remote.client_config import ClientConfig
+from selenium.webdriver.remote.command import Command
 
 from coupadl.browser.carried import CarriedCookie
 from coupadl.browser.cookies import BrowserCookie, quiet_driver_logging, window_cookies
@@ -195,6 +199,49 @@ class RemoteBrowserSession(BrowserSession):
             for c in raw
             if c.get("name")
         ]
+
+    # --- Grid's managed downloads (files a page download left on the node) ------------------------------
+
+    def downloaded_files(self) -> list[str]:
+        """Names of the files this session's in-page downloads left on the node (finished ones only)."""
+        answer = self._call(
+            "list the node's downloads", lambda: self._driver.execute(Command.GET_DOWNLOADABLE_FILES)
+        )
+        names = answer["value"].get("names") if isinstance(answer.get("value"), dict) else None
+        return [str(n) for n in names or [] if not str(n).endswith(".crdownload")]
+
+    def fetch_download(self, name: str, dest: Path) -> int:
+        """Copy the node's download `name` to the new file `dest` (never overwritten: it must not exist).
+
+        The Grid sends the file zipped in base64; only the member named `name` is written, so a crafted
+        name cannot place anything outside `dest`.
+
+        Returns:
+            The bytes written.
+
+        Raises:
+            FileExistsError: `dest` exists.
+            RetryableTaskError: The node has no such file, or its answer is not a zip holding it.
+        """
+        answer = self._call(
+            f"fetch the node's download {name}",
+            lambda: self._driver.execute(Command.DOWNLOAD_FILE, {"name": name}),
+        )
+        try:
+            contents = base64.b64decode(answer["value"]["contents"], validate=True)
+            with zipfile.ZipFile(io.BytesIO(contents)) as archive:
+                data = archive.read(name)
+        except (KeyError, TypeError, ValueError, zipfile.BadZipFile) as exc:
+            raise RetryableTaskError(f"fetch the node's download {name}: unusable answer ({exc})") from exc
+        with dest.open("xb") as out:
+            out.write(data)
+        return len(data)
+
+    def clear_downloads(self) -> None:
+        """Delete this session's downloads on the node."""
+        self._call(
+            "delete the node's downloads", lambda: self._driver.execute(Command.DELETE_DOWNLOADABLE_FILES)
+        )
 
     def quit(self, timeout: float = 10.0) -> None:
         """End the session on the Grid and forget it in the registry."""
