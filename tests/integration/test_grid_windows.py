@@ -35,10 +35,11 @@ from coupadl.browser.remote import (
     RemoteConfig,
     carry_cookies,
     check_carried_cookies,
+    open_remote_window,
     start_remote_session,
     verify_remote_window,
 )
-from coupadl.errors import CarriedCookiesError, GridNoFreeSlotError, GridUnreachableError
+from coupadl.errors import CarriedCookiesError, GridNoFreeSlotError, GridUnreachableError, VerificationError
 from coupadl.grid import GridClient, SessionRegistry, check_grid_url, clean_stale_sessions
 from coupadl.log import close_logging, configure_logging
 from coupadl.profiles.checksums import find_cookie_db
@@ -122,6 +123,13 @@ def _start(
     site: GridSite, client: GridClient, registry: SessionRegistry | None = None
 ) -> RemoteBrowserSession:
     return start_remote_session(site.remote_config(), site.root / "dl", client=client, registry=registry)
+
+
+def _expired_sign_in(cookies: list[CarriedCookie]) -> list[CarriedCookie]:
+    """The cookies with the sign-in cookie already expired: a browser drops it when it is set."""
+    return [
+        dataclasses.replace(c, expires=time.time() - 3600) if c.name == SESSION_COOKIE else c for c in cookies
+    ]
 
 
 # --- reading the base's cookies ----------------------------------------------------------------------------
@@ -222,11 +230,7 @@ def test_a_cookie_that_did_not_take_fails_verification_and_setting_them_again_fi
 ) -> None:
     session = _start(site, client)
     sessions.append(session)
-    # The sign-in cookie arrives already expired: the browser drops it.
-    spoiled = [
-        dataclasses.replace(c, expires=time.time() - 3600) if c.name == SESSION_COOKIE else c
-        for c in site.cookies
-    ]
+    spoiled = _expired_sign_in(site.cookies)
     carry_cookies(session, spoiled, site.server.base_url)
     result = verify_remote_window(session, site.cookies, site.verification(), 2)
     assert not result.is_success()
@@ -241,6 +245,23 @@ def test_a_cookie_that_did_not_take_fails_verification_and_setting_them_again_fi
     assert outcome.method == "webdriver" and outcome.cookies_set == len(site.cookies)
     fixed = verify_remote_window(session, site.cookies, site.verification(), 2, retry_count=1)
     assert fixed.is_success(), fixed.error_details
+
+
+def test_a_window_whose_cookie_never_takes_is_remediated_then_refused_with_the_reason(
+    site: GridSite, client: GridClient, sessions: list[RemoteBrowserSession]
+) -> None:
+    registry = SessionRegistry(site.root / "state-ladder")
+    spoiled = _expired_sign_in(site.cookies)
+    with pytest.raises(VerificationError, match="no remote window could be verified") as caught:
+        open_remote_window(
+            site.remote_config(), spoiled, site.server.base_url, site.verification(), 5, site.root / "dl",
+            client=client, registry=registry,
+        )  # fmt: skip
+    message = str(caught.value)
+    # Two sessions, each verified, given the cookies again and verified again: four failures, each explained.
+    assert message.count(f"cookie(s) {SESSION_COOKIE} for 127.0.0.1 did not take") == 4
+    assert message.count("redirected to") == 4 and "\n" not in message
+    assert registry.records() == []  # every failed session was ended and forgotten
 
 
 def test_a_different_cookie_value_is_detected(
@@ -393,10 +414,13 @@ def test_no_cookie_value_reaches_any_log(
     configure_logging(log_file, worker="w1", level=logging.DEBUG, echo=True)
     try:
         cookies = read_carried_cookies(site.launch, site.snapshot, site.server.base_url, [], site.root)
-        session = _start(site, client, SessionRegistry(site.root / "state-logs"))
+        window = open_remote_window(
+            site.remote_config(), cookies, site.server.base_url, site.verification(), 4, site.root / "dl",
+            client=client, registry=SessionRegistry(site.root / "state-logs"),
+        )  # fmt: skip
+        session = window.session
         sessions.append(session)
-        carry_cookies(session, cookies, site.server.base_url)
-        assert verify_remote_window(session, cookies, site.verification(), 4).is_success()
+        assert window.verification.is_success() and window.carried_by == "cdp" and window.steps == []
         carry_cookies(session, cookies, site.server.base_url, use_cdp=False)
     finally:
         close_logging()

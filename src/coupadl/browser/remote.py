@@ -21,8 +21,9 @@ import io
 import re
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -40,7 +41,13 @@ from coupadl.browser.launcher import LaunchConfig, _base_arguments, reported_use
 from coupadl.browser.session import BrowserSession
 from coupadl.browser.translate import SeleniumError
 from coupadl.browser.verification import check_authentication
-from coupadl.errors import BrowserStartError, CoupadlError, RetryableTaskError
+from coupadl.errors import (
+    BrowserStartError,
+    CoupadlError,
+    RetryableTaskError,
+    VerificationError,
+    WindowError,
+)
 from coupadl.grid.address import is_loopback_host
 from coupadl.grid.client import GridClient
 from coupadl.grid.registry import SessionRegistry
@@ -59,8 +66,10 @@ __all__ = [
     "RemoteBrowserSession",
     "RemoteConfig",
     "RemoteSessionFacts",
+    "RemoteWindow",
     "carry_cookies",
     "check_carried_cookies",
+    "open_remote_window",
     "remote_options",
     "start_remote_session",
     "verify_remote_window",
@@ -181,8 +190,9 @@ class RemoteBrowserSession(BrowserSession):
         count = 0
         for cookie in cookies:
             if cookie.applies_to(host):
-                params = cookie.webdriver_params()
-                self._call(f"set cookie {cookie.name}", lambda p=params: self._driver.add_cookie(p))  # type: ignore[misc]
+                self._call(
+                    f"set cookie {cookie.name}", partial(self._driver.add_cookie, cookie.webdriver_params())
+                )
                 count += 1
         return count
 
@@ -468,3 +478,73 @@ def verify_remote_window(
     if failed:
         result.error_details = "; ".join(f"{m.value}: {results[m].detail}" for m in failed)
     return result
+
+
+@dataclass
+class RemoteWindow:
+    """A verified remote window and how it got there.
+
+    Attributes:
+        session: The signed-in remote session.
+        verification: Its last (successful) verification.
+        carried_by: `cdp` or `webdriver` (how the cookies were set last).
+        steps: Remediation steps taken, in order (`recarry`, `new_session`), empty when the first try passed.
+        failures: The verification failures that led to those steps (one line each).
+    """
+
+    session: RemoteBrowserSession
+    verification: VerificationResult
+    carried_by: str
+    steps: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def open_remote_window(
+    config: RemoteConfig,
+    cookies: list[CarriedCookie],
+    tenant_url: str,
+    verification: VerificationConfig,
+    worker_id: int,
+    download_dir: Path,
+    *,
+    client: GridClient | None = None,
+    registry: SessionRegistry | None = None,
+    max_sessions: int = 2,
+) -> RemoteWindow:
+    """Start a remote window, carry the cookies, verify it; remediate a failure.
+
+    The ladder: set the cookies again and load the authenticated page again; then a new session (on any
+    node), up to `max_sessions` sessions. Every failed session is quit (and forgotten in `registry`).
+
+    Raises:
+        VerificationError: No session passed; the message names every failure (one line).
+        BrowserStartError: The Grid did not start a session.
+    """
+    log = get_logger(__name__)
+    steps: list[str] = []
+    failures: list[str] = []
+    for attempt in range(max_sessions):
+        if attempt:
+            steps.append("new_session")
+        session = start_remote_session(config, download_dir, client=client, registry=registry)
+        try:
+            for retry in range(2):
+                if retry:
+                    steps.append("recarry")
+                outcome = carry_cookies(session, cookies, tenant_url)
+                result = verify_remote_window(
+                    session, cookies, verification, worker_id, tenant_url=tenant_url, retry_count=len(steps)
+                )
+                if result.is_success():
+                    return RemoteWindow(session, result, outcome.method, steps, failures)
+                failures.append(f"{session.facts.describe()}: {result.error_details}")
+                log.warning(
+                    "grid.window_not_verified", node=session.facts.node_uri, reason=result.error_details
+                )
+        except (WindowError, RetryableTaskError) as exc:  # the session died or refused: try a new one
+            failures.append(f"{session.facts.describe()}: {exc}")
+        except BaseException:
+            session.quit()
+            raise
+        session.quit()
+    raise VerificationError(f"no remote window could be verified ({'; '.join(failures)})")

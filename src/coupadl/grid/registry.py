@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,11 +126,15 @@ class SessionRegistry:
             atomic_write(self.path, write, mode=0o600)
 
 
-def clean_stale_sessions(registry: SessionRegistry, client: GridClient) -> list[str]:
+def clean_stale_sessions(
+    registry: SessionRegistry, client: GridClient, *, settle_timeout: float = 15.0
+) -> list[str]:
     """Delete on the Grid the recorded sessions whose run is gone; forget them all.
 
     Sessions of a run still running (another coupadl on the same output folder) are left alone, and so are
-    sessions recorded for another Grid (they stay recorded until a run on that Grid cleans them).
+    sessions recorded for another Grid (they stay recorded until a run on that Grid cleans them). The Grid
+    frees a deleted session's slot a moment after answering the delete: this waits (up to `settle_timeout`
+    seconds) until its status no longer lists them, so the free slots counted next include theirs.
 
     Returns:
         The ids the Grid still had and ended now.
@@ -156,4 +161,7 @@ def clean_stale_sessions(registry: SessionRegistry, client: GridClient) -> list[
         else:
             forgotten.append(record.session_id)  # already gone from the Grid (time-out, node restart)
     registry.remove(*forgotten)
+    deadline = time.monotonic() + settle_timeout
+    while deleted and set(deleted) & client.status().session_ids() and time.monotonic() < deadline:
+        time.sleep(0.2)
     return deleted
