@@ -83,6 +83,8 @@ class SessionRegistry:
 
     def records(self) -> list[RemoteSessionRecord]:
         """Every recorded session (an unreadable file counts as empty, and is logged)."""
+        if not self.path.exists():
+            return []  # nothing recorded yet: no lock file, no folder made by a mere read
         with self._lock:
             return self._read()
 

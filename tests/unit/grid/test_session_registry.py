@@ -41,6 +41,11 @@ def test_a_session_whose_run_is_gone_is_not_owned_by_a_live_run(tmp_path: Path) 
     assert not record.owner_alive()
 
 
+def test_reading_an_empty_state_folder_creates_nothing(tmp_path: Path) -> None:
+    assert SessionRegistry(tmp_path / ".coupadl").records() == []
+    assert not (tmp_path / ".coupadl").exists()
+
+
 def test_an_unreadable_registry_counts_as_empty_and_is_replaced(tmp_path: Path) -> None:
     (tmp_path / "grid-sessions.json").write_text("{not json")
     registry = SessionRegistry(tmp_path)
