@@ -29,6 +29,7 @@ import psutil
 import pytest
 
 from coupadl.browser.carried import CarriedCookie, read_carried_cookies
+from coupadl.browser.cookies import cookie_header, window_cookies, window_user_agent
 from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.remote import (
     RemoteBrowserSession,
@@ -39,6 +40,7 @@ from coupadl.browser.remote import (
     start_remote_session,
     verify_remote_window,
 )
+from coupadl.coupa.http_files import FetchLimits, fetch_file, shared_clients
 from coupadl.errors import CarriedCookiesError, GridNoFreeSlotError, GridUnreachableError, VerificationError
 from coupadl.grid import GridClient, SessionRegistry, check_grid_url, clean_stale_sessions
 from coupadl.log import close_logging, configure_logging
@@ -274,6 +276,27 @@ def test_a_different_cookie_value_is_detected(
     result = check_carried_cookies(session, other, site.server.base_url)
     assert result.status is VerificationStatus.FAILED
     assert "hold another value" in result.detail
+
+
+def test_files_over_http_from_this_machine_use_the_remote_windows_cookies(
+    site: GridSite, client: GridClient, sessions: list[RemoteBrowserSession]
+) -> None:
+    session = _start(site, client)
+    sessions.append(session)
+    carry_cookies(session, site.cookies, site.server.base_url)
+    served = next(f for f in site.server.site.catalog.all() if f.name == "quote.pdf")
+    folder = site.root / "http-files"
+    folder.mkdir()
+    fetched = fetch_file(
+        shared_clients(),
+        f"{site.server.base_url}{served.path}",
+        folder,
+        page_url=f"{site.server.base_url}/order_headers/{served.owner_number}",
+        cookie_header=lambda url: cookie_header(window_cookies(session, url)),
+        user_agent=window_user_agent(session),
+        limits=FetchLimits(),
+    )
+    assert (fetched.name, fetched.size, fetched.sha256) == (served.name, served.size, served.sha256)
 
 
 def test_an_in_page_download_on_the_node_is_fetched_through_the_grid(

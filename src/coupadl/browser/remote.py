@@ -261,6 +261,13 @@ class RemoteBrowserSession(BrowserSession):
                 self.registry.remove(self.facts.session_id)
 
 
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
 def start_remote_session(
     config: RemoteConfig,
     download_dir: Path,
@@ -305,10 +312,12 @@ def start_remote_session(
     own_client = client is None
     grid = client if client is not None else GridClient(config.grid_url)
     try:
+        if registry is not None:  # first, so that nothing can leave the session unrecorded
+            registry.add(session_id, config.grid_url)
         node_uri = ""
         with contextlib.suppress(CoupadlError):
             node_uri = grid.session_node(session_id) or ""
-        if registry is not None:
+        if registry is not None and node_uri:
             registry.add(session_id, config.grid_url, node_uri)
         caps = driver.capabilities
         facts = RemoteSessionFacts(
@@ -318,7 +327,7 @@ def start_remote_session(
             browser_version=str(caps.get("browserVersion") or ""),
             user_data_dir=reported_user_data_dir(caps) or "",
             downloads_enabled=bool(caps.get("se:downloadsEnabled")),
-            node_browser_pid=int(caps["goog:processID"]) if caps.get("goog:processID") else None,
+            node_browser_pid=_int_or_none(caps.get("goog:processID") or caps.get("ms:processID")),
         )
         session = RemoteBrowserSession(driver, download_dir, facts, registry)
         session.page_timeout = config.launch.page_load_timeout
