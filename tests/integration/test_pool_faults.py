@@ -120,7 +120,7 @@ def test_three_workers_finish_thirty_tasks_one_browser_and_one_task_tab_each(
 ) -> None:
     harness = make_pool(sandbox, workers=3)
     reports = harness.start()
-    assert [r["status"] for r in reports.values()] == ["ready"] * 3
+    assert [r.status for r in reports.values()] == ["ready"] * 3
 
     outcomes = harness.run(tasks(sandbox, 30))
 

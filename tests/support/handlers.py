@@ -13,7 +13,7 @@ from typing import Any
 
 from coupadl.browser.session import Tab
 from coupadl.browser.signin import signin_redirect
-from coupadl.errors import MachineFaultError, SessionExpiredError
+from coupadl.errors import MachineFaultError, PermanentTaskError, SessionExpiredError
 
 __all__ = ["echo", "visit", "visit_or_fault"]
 
@@ -65,7 +65,11 @@ def visit_or_fault(
 
 def echo(tab: Tab, payload: object, options: object, attempt: int) -> EchoResult:
     """Send back what the worker received: the payload, the options, the attempt and the tab's label, as the
-    worker got them after their trip through the process boundary (the round-trip test compares them)."""
+    worker got them after their trip through the process boundary (the round-trip test compares them).
+
+    The payload `"fail"` raises `PermanentTaskError` instead (a `TaskError` goes back)."""
+    if payload == "fail":
+        raise PermanentTaskError("echo was asked to fail")
     return EchoResult(payload, options, attempt, tab.task_id, tab.po_number)
 
 

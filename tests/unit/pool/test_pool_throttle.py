@@ -64,9 +64,7 @@ def pool(tmp_path: Path) -> Iterator[PersistentWorkerPool]:
 def sent(pool: PersistentWorkerPool) -> list[tuple[int, str, int]]:
     """(worker, task, attempt) of every task handed out, in order."""
     events = pool.events  # type: ignore[attr-defined]
-    order = [
-        (e.worker_id, e.task_id, e.attempt) for e in events if isinstance(e, TaskDispatched)
-    ]
+    order = [(e.worker_id, e.task_id, e.attempt) for e in events if isinstance(e, TaskDispatched)]
     inboxes = sorted(
         (wid, m.task_id, m.attempt)
         for wid, w in pool.workers.items()
