@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from coupadl.browser.session import Tab
 from coupadl.browser.signin import signin_redirect
 from coupadl.coupa.downloads import AttachmentDownloader, DownloadMode, DownloadReport, DownloadSettings
 from coupadl.coupa.filenames import po_folder
@@ -261,7 +262,7 @@ STALLED_FREE_BYTES = 1 << 20
 """A download that failed with less than this free on the output disk failed because the disk is full."""
 
 
-def process_po(tab: Any, task: POTask, options: JobOptions, attempt: int = 1) -> POResult:
+def process_po(tab: Tab, task: POTask, options: JobOptions, attempt: int = 1) -> POResult:
     """Download every attachment of one PO into `out_dir/<supplier>/<PO>`.
 
     Args:
@@ -300,7 +301,7 @@ def _check_disk(opts: JobOptions, min_free_bytes: int) -> None:
         check_folder(opts.out_dir, min_free_bytes=min_free_bytes)
 
 
-def _process_po(tab: Any, task: POTask, opts: JobOptions, attempt: int) -> POResult:
+def _process_po(tab: Tab, task: POTask, opts: JobOptions, attempt: int) -> POResult:
     """The work of `process_po`."""
     log = get_logger()
     started = time.monotonic()

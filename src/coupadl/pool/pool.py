@@ -16,7 +16,7 @@ knows at every moment which task each worker holds. Crash recovery is "reclaim w
   disk) stops the run at once: nothing more is handed out, tasks in flight go back unfinished, and `fault`
   says why.
 
-While `run` works it emits a `tick` event every `tick_interval` seconds, so the caller can do periodic work
+While `run` works it emits a `Tick` event every `tick_interval` seconds, so the caller can do periodic work
 (e.g. rewrite a results file) on the supervisor's thread.
 """
 
