@@ -139,3 +139,14 @@ def test_every_message_survives_a_spawned_process_and_back() -> None:
     }
     # The JSON form of a report that crossed is the one of the report sent (output files are written from it).
     assert unverified.report.to_dict() == sent[2].report.to_dict()  # type: ignore[attr-defined]
+
+
+def test_the_handler_the_cli_names_is_the_coupa_job() -> None:
+    """A worker resolves its handler by name; the name the CLI gives is `process_po` (whose signature mypy
+    checks against `TaskHandler[POTask, JobOptions, POResult]` in `coupadl.cli.wiring`)."""
+    from coupadl.cli.wiring import COUPA_HANDLER
+    from coupadl.coupa.job import process_po
+    from coupadl.pool.tasks import resolve_handler
+
+    assert resolve_handler(COUPA_HANDLER) is process_po
+    assert resolve_handler("support.handlers:echo").__name__ == "echo"
