@@ -32,9 +32,11 @@ from coupadl.browser.discovery import find_executables
 from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.processes import tree_memory
 from coupadl.browser.session import BrowserSession
+from coupadl.coupa.job import JobOptions
 from coupadl.pool import Task
 from coupadl.sandbox import SandboxServer, Scenario, sign_in_profile
 from coupadl.settings import BrowserKind
+from support.po_tasks import po_task
 from support.pool_harness import PoolHarness, short_dir
 
 PO_HANDLER = "coupadl.coupa.job:process_po"
@@ -120,10 +122,7 @@ def overhead(base: Path, launch: LaunchConfig, rounds: int) -> dict[str, float]:
 
 def po_tasks(server: SandboxServer, numbers: list[str], prefix: str) -> list[Task]:
     """Tasks of the real PO job (`coupadl.coupa.job:process_po`), as the CLI builds them."""
-    return [
-        Task(f"{prefix}{n}", {"po": f"PO{n}", "digits": n, "url": server.po_url(n), "saved": {}})
-        for n in numbers
-    ]
+    return [Task(f"{prefix}{n}", po_task(server, n), label=f"PO{n}") for n in numbers]
 
 
 def memory(base: Path, launch: LaunchConfig, long: int, download_mode: str) -> tuple[int, int]:
@@ -145,7 +144,12 @@ def memory(base: Path, launch: LaunchConfig, long: int, download_mode: str) -> t
         with SandboxServer(scenario) as server:
             options["base_url"] = server.base_url
             harness = PoolHarness(
-                base, launch, server.base_url, workers=1, handler=PO_HANDLER, handler_options=options
+                base,
+                launch,
+                server.base_url,
+                workers=1,
+                handler=PO_HANDLER,
+                handler_options=JobOptions.from_mapping(options),
             )
             try:
                 harness.start()
@@ -161,7 +165,7 @@ def memory(base: Path, launch: LaunchConfig, long: int, download_mode: str) -> t
             finally:
                 harness.cleanup()
             outcomes = {**first, **rest}
-            statuses = {o.result["status"] if o.result else o.error for o in outcomes.values()}
+            statuses = {o.result.status if o.result else o.error for o in outcomes.values()}
             assert statuses == {"COMPLETED"}, f"every PO completed: {statuses}"
             want = sorted(f.sha256 for f in server.files())
             got = sorted(hashlib.sha256(f.read_bytes()).hexdigest() for f in out.rglob("*") if f.is_file())

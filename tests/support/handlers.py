@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from coupadl.browser.session import Tab
 from coupadl.browser.signin import signin_redirect
-from coupadl.errors import MachineFaultError, SessionExpiredError
+from coupadl.errors import MachineFaultError, PermanentTaskError, SessionExpiredError
 
-__all__ = ["visit", "visit_or_fault"]
+__all__ = ["echo", "visit", "visit_or_fault"]
 
 
-def visit(tab: Tab, payload: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+def visit(tab: Tab, payload: dict[str, Any], options: dict[str, Any], attempt: int) -> dict[str, Any]:
     """Open `payload["url"]` in the task's tab and report where it ran.
 
     Payload keys: `url`; `hold` (seconds to sleep after loading, simulating a slow or hung task);
@@ -34,7 +35,6 @@ def visit(tab: Tab, payload: dict[str, Any], options: dict[str, Any]) -> dict[st
     if payload.get("fail"):
         raise RuntimeError(f"the handler failed on purpose in tab {tab.window_handle}")
     hold = float(payload.get("hold", 0.0))
-    attempt = int(payload.get("attempt", 1))
     hold_attempts = payload.get("hold_attempts")
     if hold and (hold_attempts is None or attempt in hold_attempts):
         time.sleep(hold)
@@ -50,12 +50,35 @@ def visit(tab: Tab, payload: dict[str, Any], options: dict[str, Any]) -> dict[st
     }
 
 
-def visit_or_fault(tab: Tab, payload: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+def visit_or_fault(
+    tab: Tab, payload: dict[str, Any], options: dict[str, Any], attempt: int
+) -> dict[str, Any]:
     """`visit`, but a payload with `fault: true` raises `MachineFaultError` after loading (a disk that
     filled up while the task saved its files)."""
-    result = visit(tab, payload, options)
+    result = visit(tab, payload, options, attempt)
     if payload.get("fault"):
         raise MachineFaultError(
             "the disk holding /out is full (0.0 MB free)", folder="/out", hint="free space"
         )
     return result
+
+
+def echo(tab: Tab, payload: object, options: object, attempt: int) -> EchoResult:
+    """Send back what the worker received: the payload, the options, the attempt and the tab's label, as the
+    worker got them after their trip through the process boundary (the round-trip test compares them).
+
+    The payload `"fail"` raises `PermanentTaskError` instead (a `TaskError` goes back)."""
+    if payload == "fail":
+        raise PermanentTaskError("echo was asked to fail")
+    return EchoResult(payload, options, attempt, tab.task_id, tab.po_number)
+
+
+@dataclass(frozen=True)
+class EchoResult:
+    """What `echo` returns."""
+
+    payload: object
+    options: object
+    attempt: int
+    task_id: str
+    po_number: str

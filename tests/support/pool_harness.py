@@ -15,13 +15,15 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psutil
 
 from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.processes import tree_processes
+from coupadl.browser.window import WindowReport
 from coupadl.pool import PersistentWorkerPool, PoolConfig, PoolEvent, default_worker_specs
+from coupadl.pool.events import TaskFinished, WorkerVerified
 from coupadl.pool.pool import Task
 from coupadl.profiles import ProfileManager
 from coupadl.profiles.manager import ProfileConfig
@@ -31,6 +33,8 @@ from coupadl.settings import ProfilePolicy
 __all__ = ["PoolHarness", "fast_verification", "short_dir"]
 
 HANDLER = "support.handlers:visit"
+
+E = TypeVar("E")
 
 
 def short_dir(prefix: str) -> Path:
@@ -62,8 +66,8 @@ class PoolHarness:
     workers: int = 3
     config: dict[str, Any] = field(default_factory=dict)
     handler: str = HANDLER
-    handler_options: dict[str, Any] = field(default_factory=lambda: {"page_load_timeout": 20.0})
-    events: list[PoolEvent] = field(default_factory=list)
+    handler_options: object = field(default_factory=lambda: {"page_load_timeout": 20.0})
+    events: list[PoolEvent[Any]] = field(default_factory=list)
     hooks: list[Any] = field(default_factory=list)  # callables(PoolEvent, harness) run on every event
     seen: dict[int, psutil.Process] = field(default_factory=dict)  # every process the pool ever reported
     browser_pids: dict[int, list[int]] = field(default_factory=dict)  # worker id -> browser PID per start
@@ -89,14 +93,14 @@ class PoolHarness:
                 policy=ProfilePolicy.ALL_CLONES,
             )
         )
-        self.pool: PersistentWorkerPool | None = None
+        self.pool: PersistentWorkerPool[Any, Any] | None = None
         self.run_dir: Path | None = None
         self._closed = False
         self._lock = threading.Lock()
 
     # --- building --------------------------------------------------------------------------------------
 
-    def start(self) -> dict[int, dict[str, Any]]:
+    def start(self) -> dict[int, WindowReport]:
         """Snapshot the base, spawn the workers and wait for their windows. Returns the pool's reports."""
         self.manager.start()
         self.run_dir = self.manager.run_directory
@@ -134,9 +138,9 @@ class PoolHarness:
         self.pool = PersistentWorkerPool(config, specs, self._on_event)
         return self.pool.start()
 
-    def _on_event(self, event: PoolEvent) -> None:
+    def _on_event(self, event: PoolEvent[Any]) -> None:
         self.events.append(event)
-        if event.kind == "worker_ready" and event.worker_id is not None:
+        if isinstance(event, WorkerVerified):
             self._record(event.worker_id)
         for hook in list(self.hooks):
             hook(event, self)
@@ -156,20 +160,20 @@ class PoolHarness:
         """The browser PID of the worker's current window."""
         return self.browser_pids[worker_id][-1]
 
-    def run(self, tasks: list[Task]) -> dict[str, Any]:
+    def run(self, tasks: list[Task[Any]]) -> dict[str, Any]:
         """`pool.run(tasks)`; returns the outcomes."""
         assert self.pool is not None
         return dict(self.pool.run(tasks))
 
     # --- reading the events ----------------------------------------------------------------------------
 
-    def kinds(self, kind: str) -> list[PoolEvent]:
-        """Events of one kind, in order."""
-        return [e for e in self.events if e.kind == kind]
+    def kinds(self, kind: type[E]) -> list[E]:
+        """Events of one kind (an event class of `coupadl.pool.events`), in order."""
+        return [e for e in self.events if isinstance(e, kind)]
 
     def finished_counts(self) -> Counter[str]:
         """How many times each task was reported finished (must be at most once)."""
-        return Counter(e.data["outcome"].task_id for e in self.kinds("task_finished"))
+        return Counter(e.outcome.task_id for e in self.kinds(TaskFinished))
 
     # --- ending ----------------------------------------------------------------------------------------
 

@@ -120,7 +120,12 @@ def plan_remediation(
 
 @dataclass
 class WindowReport:
-    """Per-window facts for the operator: profile, verification, remediation, work done."""
+    """Per-window facts for the operator: profile, verification, remediation, work done.
+
+    Picklable: a worker sends it to the supervisor as it is. `status` is the pool's last word on the window's
+    worker (a `WorkerStatus` value; empty until the pool says it). `to_dict()` is its JSON form, for output
+    files only.
+    """
 
     worker_id: int
     profile_type: ProfileType
@@ -131,6 +136,7 @@ class WindowReport:
     processed: int = 0
     restarts: int = 0
     browser_pid: int | None = None
+    status: str = ""
 
     @property
     def letter(self) -> str:
@@ -149,7 +155,7 @@ class WindowReport:
             if self.verification
             else {"status": VerificationStatus.FAILED.value, "methods": {}, "retry_count": 0}
         )
-        return {
+        out: dict[str, Any] = {
             "worker_id": self.worker_id,
             "window": self.letter,
             "profile_type": self.profile_type.value,
@@ -160,6 +166,9 @@ class WindowReport:
             "processed": self.processed,
             "restarts": self.restarts,
         }
+        if self.status:
+            out["status"] = self.status
+        return out
 
 
 class VerifiedWindow:

@@ -145,7 +145,7 @@ def check(verbose: bool, **flags: Any) -> None:
     finally:
         profiles.shutdown()
     console.print(format_window_table(reports))
-    verified = [r for r in reports.values() if r.get("verification", {}).get("status") == "success"]
+    verified = [r for r in reports.values() if r.verified]
     console.print(f"{len(verified)} of {len(reports)} windows verified")
     if len(verified) != len(reports):
         missing = len(reports) - len(verified)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -24,12 +24,21 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from coupadl.profiles.models import MethodResult, VerificationMethod, VerificationStatus
+
 if TYPE_CHECKING:  # the pool (and Selenium under it) is not imported just to print an error
+    from coupadl.browser.window import WindowReport
     from coupadl.pool.events import PoolEvent
 
 __all__ = ["LiveProgress", "format_status_table", "format_window_table", "make_console"]
 
-_METHODS = ("capability", "authentication", "file")
+R = TypeVar("R")
+
+_METHODS = (
+    VerificationMethod.CAPABILITY_CHECK,
+    VerificationMethod.AUTH_CHECK,
+    VerificationMethod.FILE_VERIFICATION,
+)
 _STYLE = {
     "success": "green",
     "failed": "red",
@@ -49,15 +58,15 @@ def _status_text(text: str, status: str | None = None) -> Text:
     return Text(text, style=_STYLE.get(status or text, ""))
 
 
-def _method_cell(method: Mapping[str, Any] | None) -> Text:
-    if not method:
+def _method_cell(method: MethodResult | None) -> Text:
+    if method is None:
         return Text("-", style="dim")
-    status = str(method["status"])
+    status = method.status.value
     shown = {"success": "ok", "skipped": "skip", "timeout": "TIME", "failed": "FAIL"}.get(status, status[:4])
-    return _status_text(f"{shown} {float(method['duration_s']):.2f}s", status)
+    return _status_text(f"{shown} {round(method.duration_s, 3):.2f}s", status)
 
 
-def format_window_table(reports: Mapping[int, Mapping[str, Any]]) -> Group:
+def format_window_table(reports: Mapping[int, WindowReport]) -> Group:
     """One row per window (profile type, each verification method with its time, outcome), then each
     window's profile path, its remediation steps and, for a window that failed, the diagnosis."""
     table = Table(title="Windows", title_justify="left")
@@ -68,23 +77,24 @@ def format_window_table(reports: Mapping[int, Mapping[str, Any]]) -> Group:
     table.add_column("verified", no_wrap=True)
     notes: list[Text] = []
     for _worker_id, report in sorted(reports.items()):
-        verification = report.get("verification") or {}
-        methods = verification.get("methods") or {}
-        status = str(verification.get("status", "pending"))
-        letter = str(report.get("window", ""))
+        verification = report.verification
+        methods = verification.method_results if verification is not None else {}
+        status = (
+            verification.overall_status if verification is not None else VerificationStatus.FAILED
+        ).value
+        letter = report.letter
         table.add_row(
             letter,
-            str(report.get("profile_type", "")),
-            *(_method_cell(methods.get(name)) for name in _METHODS),
+            report.profile_type.value,
+            *(_method_cell(methods.get(method)) for method in _METHODS),
             _status_text("yes" if status == "success" else "NO", status),
         )
-        notes.append(Text(f"  {letter}  {report.get('profile_path', '')}"))
-        steps = report.get("remediations") or []
-        if steps:
-            done = " ".join(f"{s['step']}:{'ok' if s['outcome'] == 'success' else 'no'}" for s in steps)
+        notes.append(Text(f"  {letter}  {report.profile_path}"))
+        if report.remediations:
+            done = " ".join(f"{s.action.value}:{'ok' if s.succeeded else 'no'}" for s in report.remediations)
             notes.append(Text(f"     remediation: {done}"))
-        if report.get("diagnosis"):
-            notes.append(Text(f"     {report['diagnosis']}", style="red"))
+        if report.diagnosis:
+            notes.append(Text(f"     {report.diagnosis}", style="red"))
     return Group(table, *notes)
 
 
@@ -154,30 +164,33 @@ class LiveProgress:
             self._live.update(self._render())
             self._live.__exit__(None, None, None)
 
-    def on_event(self, event: PoolEvent) -> None:
+    def on_event(self, event: PoolEvent[R]) -> None:
         """Update the view for one event."""
-        line = self.windows.get(event.worker_id) if event.worker_id is not None else None
-        data = event.data
-        if event.kind == "worker_ready" and line:
-            line.state, line.profile = "ready", str(data.get("report", {}).get("profile_type", ""))
-        elif event.kind in ("worker_unverified", "worker_failed") and line:
-            line.state, line.current = "failed", str(data.get("reason", ""))[:80]
-        elif event.kind == "worker_restarting" and line:
-            line.state, line.restarts = "restarting", int(data.get("restarts", 0))
-        elif event.kind == "task_dispatched" and line:
-            line.state, line.current = "working", str(data.get("task_id", ""))
-        elif event.kind == "task_throttled" and line:
-            line.state, line.current = (
-                "waiting",
-                f"site busy (HTTP 429): retry in {data.get('retry_after_s', 0):g} s",
-            )
-        elif event.kind == "task_finished":
-            self.done += 1
-            if line:
-                line.done += 1
-                line.current = ""
-                line.state = "idle"
-            elapsed = max(1e-6, time.monotonic() - self.started)
-            self.progress.update(self.task, completed=self.done, rate=f"{self.done * 60 / elapsed:.0f}/min")
+        from coupadl.pool import events  # here: the events name types whose modules import Selenium
+
+        match event:
+            case events.WorkerVerified(worker_id=wid, report=report) if line := self.windows.get(wid):
+                line.state, line.profile = "ready", report.profile_type.value
+            case (
+                events.WorkerNotVerified(worker_id=wid, reason=reason)
+                | events.WorkerFailed(worker_id=wid, reason=reason)
+            ) if line := self.windows.get(wid):
+                line.state, line.current = "failed", reason[:80]
+            case events.WorkerRestarting(worker_id=wid, restarts=restarts) if line := self.windows.get(wid):
+                line.state, line.restarts = "restarting", restarts
+            case events.TaskDispatched(worker_id=wid, task_id=task_id) if line := self.windows.get(wid):
+                line.state, line.current = "working", task_id
+            case events.TaskThrottled(worker_id=wid, retry_after_s=wait) if line := self.windows.get(wid):
+                line.state, line.current = "waiting", f"site busy (HTTP 429): retry in {wait:g} s"
+            case events.TaskFinished(outcome=outcome):
+                self.done += 1
+                if line := self.windows.get(outcome.worker_id or 0):
+                    line.done += 1
+                    line.current = ""
+                    line.state = "idle"
+                elapsed = max(1e-6, time.monotonic() - self.started)
+                self.progress.update(
+                    self.task, completed=self.done, rate=f"{self.done * 60 / elapsed:.0f}/min"
+                )
         if self._live is not None:
             self._live.update(self._render())

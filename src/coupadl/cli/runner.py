@@ -21,6 +21,7 @@ from rich.console import Console
 from coupadl.batch import POList, POOutcome, ProgressStore, tally, write_results, write_run_summary
 from coupadl.batch.progress import state_dir
 from coupadl.batch.results import RESULTS_CSV, RESULTS_XLSX
+from coupadl.browser.window import WindowReport
 from coupadl.cli.display import LiveProgress, format_status_table, format_window_table
 from coupadl.cli.exit_codes import ExitCode
 from coupadl.cli.wiring import (
@@ -32,10 +33,12 @@ from coupadl.cli.wiring import (
     min_free_bytes,
 )
 from coupadl.coupa.po import PONumber, POStatus, po_url
+from coupadl.coupa.task import AlreadySaved, POResult, POTask
 from coupadl.errors import ConfigError, MachineFaultError
 from coupadl.faults import FolderIdentity, check_folder
 from coupadl.log import configure_logging, get_logger
 from coupadl.pool import PersistentWorkerPool, PoolEvent, Task, TaskOutcome
+from coupadl.pool.events import SessionExpired, TaskDispatched, TaskFinished, TaskThrottled, Tick
 from coupadl.settings import Settings
 
 __all__ = ["BatchRun", "check_output_folder", "stop_on_signals"]
@@ -82,7 +85,7 @@ class BatchRun:
         self.verbose = verbose
         self.out = settings.out.expanduser().resolve()
         self.interrupted = False
-        self.pool: PersistentWorkerPool | None = None
+        self.pool: PersistentWorkerPool[POTask, POResult] | None = None
         self.fault: str | None = None  # why the machine stopped the run (exit 4)
         self.failure: str | None = None  # the one line `coupadl` prints on stderr for a run that failed
         self._pos: dict[str, PONumber] = {po.digits: po for po in po_list.pos}
@@ -139,7 +142,7 @@ class BatchRun:
         store.register(self.po_list.pos)
         todo = store.todo(self.po_list.pos)
         self._write_results(store)  # at once: the operator sees the file from the start
-        reports: dict[int, dict[str, Any]] = {}
+        reports: dict[int, WindowReport] = {}
         verified = True
         if todo:
             profiles = build_profiles(self.settings, verification)
@@ -154,10 +157,10 @@ class BatchRun:
 
     def _process(
         self, store: ProgressStore, todo: list[PONumber], launch: Any, verification: Any, profiles: Any
-    ) -> tuple[dict[int, dict[str, Any]], bool]:
+    ) -> tuple[dict[int, WindowReport], bool]:
         settings = self.settings
         base_url = settings.require_base_url()
-        tasks = [Task(po.digits, self._payload(store, po, base_url)) for po in todo]
+        tasks = [Task(po.digits, self._task(store, po, base_url), label=po.display) for po in todo]
         with stop_on_signals(self._interrupt):
             pool = build_pool(
                 settings, launch, verification, profiles, self.out, self._on_event, log_echo=self.verbose
@@ -180,7 +183,7 @@ class BatchRun:
             reports = pool.reports()
         return reports, pool.any_verified
 
-    def _release(self, store: ProgressStore, pool: PersistentWorkerPool) -> None:
+    def _release(self, store: ProgressStore, pool: PersistentWorkerPool[POTask, POResult]) -> None:
         """Hand the unfinished POs back. On a full disk this may not get written; the next run reclaims
         whatever was in flight anyway."""
         try:
@@ -197,15 +200,11 @@ class BatchRun:
         if self.pool is not None:
             self.pool.abort(str(exc))
 
-    def _payload(self, store: ProgressStore, po: PONumber, base_url: str) -> dict[str, Any]:
-        return {
-            "po": po.display,
-            "digits": po.digits,
-            "url": po_url(base_url, po),
-            "saved": {f.key: f.name for f in store.files(po)},
-        }
+    def _task(self, store: ProgressStore, po: PONumber, base_url: str) -> POTask:
+        saved = {f.key: f.name for f in store.files(po)}
+        return POTask(po, po_url(base_url, po), tuple(AlreadySaved(k, n) for k, n in saved.items()))
 
-    def _on_event(self, event: PoolEvent) -> None:
+    def _on_event(self, event: PoolEvent[POResult]) -> None:
         """Commit what a worker reported before the pool moves on; on ticks, watch the output folder and
         rewrite the results when due. A fault of the machine stops the run instead of raising."""
         if self._live is not None:
@@ -213,21 +212,21 @@ class BatchRun:
         store = self._store
         if store is None:
             return
-        letter = self._letters.get(event.worker_id or 0, "")
         try:
-            if event.kind == "task_dispatched":
-                store.mark_started(self._pos[event.data["task_id"]], letter)
-            elif event.kind in ("session_expired", "task_throttled"):
-                store.release(self._pos[event.data["task_id"]])
-            elif event.kind == "task_finished":
-                self._results_dirty = True
-                self._record(store, event.data["outcome"], letter)
-            elif event.kind == "tick" and self.fault is None:
-                if self._folder is not None:
-                    check_folder(self._folder, min_free_bytes=min_free_bytes(self.settings))
-                due = time.monotonic() - self._results_written_at >= self.settings.results_interval
-                if self._results_dirty and due:
-                    self._write_results(store)
+            match event:
+                case TaskDispatched(worker_id=worker_id, task_id=task_id):
+                    store.mark_started(self._pos[task_id], self._letters.get(worker_id, ""))
+                case SessionExpired(task_id=task_id) | TaskThrottled(task_id=task_id):
+                    store.release(self._pos[task_id])
+                case TaskFinished(outcome=outcome):
+                    self._results_dirty = True
+                    self._record(store, outcome, self._letters.get(outcome.worker_id or 0, ""))
+                case Tick() if self.fault is None:
+                    if self._folder is not None:
+                        check_folder(self._folder, min_free_bytes=min_free_bytes(self.settings))
+                    due = time.monotonic() - self._results_written_at >= self.settings.results_interval
+                    if self._results_dirty and due:
+                        self._write_results(store)
         except MachineFaultError as exc:
             self._on_fault(exc)
 
@@ -254,7 +253,7 @@ class BatchRun:
                 )
         return written
 
-    def _record(self, store: ProgressStore, outcome: TaskOutcome, letter: str) -> None:
+    def _record(self, store: ProgressStore, outcome: TaskOutcome[POResult], letter: str) -> None:
         po = self._pos[outcome.task_id]
         url = po_url(self.settings.require_base_url(), po)
         if outcome.result is None:
@@ -263,20 +262,20 @@ class BatchRun:
             )
             return
         result = outcome.result
-        for saved in result.get("files", []):
-            store.add_file(po, saved["key"], saved["name"], int(saved["size"]), saved["sha256"])
+        for saved in result.files:
+            store.add_file(po, saved.key, saved.name, saved.size, saved.sha256)
         store.record(
             po,
             POOutcome(
-                POStatus(result["status"]),
-                supplier=result.get("supplier") or None,
-                attachments_found=result.get("attachments_found"),
-                attachments_downloaded=result.get("attachments_downloaded"),
-                attachment_names=tuple(result.get("attachment_names", ())),
-                download_folder=result.get("download_folder") or None,
-                coupa_url=result.get("coupa_url") or url,
+                result.status,
+                supplier=result.supplier or None,
+                attachments_found=result.attachments_found,
+                attachments_downloaded=result.attachments_downloaded,
+                attachment_names=result.attachment_names,
+                download_folder=result.download_folder or None,
+                coupa_url=result.coupa_url or url,
                 worker=letter,
-                error_message=result.get("error") or None,
+                error_message=result.error or None,
             ),
         )
 
@@ -284,7 +283,7 @@ class BatchRun:
         self,
         store: ProgressStore,
         started_at: datetime,
-        reports: dict[int, dict[str, Any]],
+        reports: dict[int, WindowReport],
         verified: bool,
         todo: list[PONumber],
     ) -> ExitCode:
@@ -305,7 +304,7 @@ class BatchRun:
         self,
         store: ProgressStore,
         started_at: datetime,
-        reports: dict[int, dict[str, Any]],
+        reports: dict[int, WindowReport],
         todo: list[PONumber],
         totals: dict[str, int],
     ) -> list[Path]:
@@ -319,7 +318,7 @@ class BatchRun:
                     started_at=started_at,
                     finished_at=datetime.now(UTC),
                     totals=totals,
-                    workers=list(reports.values()),
+                    workers=[report.to_dict() for report in reports.values()],
                     extra={
                         "input": str(self.po_list.path),
                         "out": str(self.out),

@@ -13,7 +13,9 @@ from typing import Any
 from coupadl.batch.progress import state_dir
 from coupadl.browser.discovery import find_executables
 from coupadl.browser.launcher import LaunchConfig
-from coupadl.pool import PersistentWorkerPool, PoolConfig, PoolEvent, default_worker_specs
+from coupadl.coupa.job import JobOptions, process_po
+from coupadl.coupa.task import POResult, POTask
+from coupadl.pool import PersistentWorkerPool, PoolConfig, PoolEvent, TaskHandler, default_worker_specs
 from coupadl.profiles import (
     ProfileManager,
     VerificationConfig,
@@ -38,6 +40,8 @@ __all__ = [
 ]
 
 COUPA_HANDLER = "coupadl.coupa.job:process_po"
+_COUPA_JOB: TaskHandler[POTask, JobOptions, POResult] = process_po
+"""What `COUPA_HANDLER` names: mypy checks it fits the pool's seam with the tasks `BatchRun` builds."""
 
 
 def build_launch(settings: Settings) -> LaunchConfig:
@@ -120,12 +124,12 @@ def build_pool(
     verification: VerificationConfig,
     profiles: ProfileManager,
     out: Path,
-    on_event: Callable[[PoolEvent], None] | None,
+    on_event: Callable[[PoolEvent[POResult]], None] | None,
     *,
     handler: str = COUPA_HANDLER,
     options: dict[str, Any] | None = None,
     log_echo: bool = False,
-) -> PersistentWorkerPool:
+) -> PersistentWorkerPool[POTask, POResult]:
     """A pool of `settings.workers` windows: A on the base under base-first, the rest on clones."""
     state = state_dir(out)
     config = PoolConfig(
@@ -134,7 +138,9 @@ def build_pool(
         verification=verification,
         handler=handler,
         state_dir=state,
-        handler_options=options if options is not None else handler_options(settings, out),
+        handler_options=(
+            options if options is not None else JobOptions.from_mapping(handler_options(settings, out))
+        ),
         task_timeout=settings.task_timeout,
         max_task_attempts=settings.max_task_attempts,
         max_restarts=settings.max_restarts,

@@ -1,6 +1,7 @@
 """The task handler the worker pool calls for one PO: open it, judge it, download its attachments.
 
-The pool is generic, so the handler speaks plain types only (`process_po(tab, payload, options) -> dict`).
+The pool is generic over what it carries: `process_po(tab, task, options, attempt)` takes a `POTask` and the
+run's `JobOptions` and returns a `POResult` (`coupadl.coupa.task`).
 What the caller should do about a problem is said by the exception raised:
 
 - `SessionExpiredError`: the site asked for sign-in; the PO goes back to the queue (never "not found").
@@ -10,7 +11,7 @@ What the caller should do about a problem is said by the exception raised:
 - `PermanentTaskError`: no retry can help.
 - `MachineFaultError`: the output disk is full or the output folder is gone; the whole run stops.
 
-Everything else ends in a result dict with a `POStatus` value. Where the browser landed decides first
+Everything else ends in a `POResult` with a `POStatus`. Where the browser landed decides first
 (`coupa.page.classify_page`): Coupa's not-found page or HTTP 404/403 is `PO_NOT_FOUND`; any other place (home,
 another record) is `FAILED` with the evidence, nothing saved. `NO_ATTACHMENTS` is only said of the identified
 page once it has settled (see `coupa.page.settle_page`), and its `error` says what proved it.
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from coupadl.browser.session import Tab
 from coupadl.browser.signin import signin_redirect
 from coupadl.coupa.downloads import AttachmentDownloader, DownloadMode, DownloadReport, DownloadSettings
 from coupadl.coupa.filenames import po_folder
@@ -41,7 +43,8 @@ from coupadl.coupa.page import (
     settle_arguments,
     settle_page,
 )
-from coupadl.coupa.po import PONumber, POStatus, parse_po_number, po_url
+from coupadl.coupa.po import POStatus
+from coupadl.coupa.task import POResult, POTask
 from coupadl.errors import PermanentTaskError, RetryableTaskError, SessionExpiredError, ThrottledError
 from coupadl.faults import check_folder, raise_machine_fault
 from coupadl.log import get_logger
@@ -255,39 +258,22 @@ def _record_number(url: str) -> str:
     return tail if tail.isdigit() else ""
 
 
-def _po_number(payload: Mapping[str, Any]) -> PONumber:
-    display = str(payload.get("po") or "")
-    digits = str(payload.get("digits") or "")
-    parsed = parse_po_number(display)
-    if parsed is not None and (not digits or parsed.digits == digits):
-        return parsed
-    if digits.isdigit():
-        return PONumber(raw=display, digits=digits, display=display or digits)
-    raise PermanentTaskError(f"the task names no PO number: po={display!r} digits={digits!r}")
-
-
 STALLED_FREE_BYTES = 1 << 20
 """A download that failed with less than this free on the output disk failed because the disk is full."""
 
 
-def process_po(tab: Any, payload: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+def process_po(tab: Tab, task: POTask, options: JobOptions, attempt: int = 1) -> POResult:
     """Download every attachment of one PO into `out_dir/<supplier>/<PO>`.
 
     Args:
         tab: A fresh `coupadl.browser.session.Tab` of the worker's window.
-        payload: `{"po": "PO15262984", "digits": "15262984", "url": ".../order_headers/15262984",
-            "saved": {attachment key: saved file name}, "attempt": 1}`; `saved` lists what earlier attempts
-            or runs saved, which is not downloaded again.
-        options: `{"base_url", "out_dir", "page_load_timeout", "download_timeout", "download_start_timeout",
-            "max_download_attempts", "requisition_fallback", "download_mode", "download_concurrency",
-            "min_free_bytes", "settle_quiet", "settle_timeout", "error_texts", "loading_texts",
-            "throttle_backoff", "throttle_max_wait"}` (see `JobOptions`).
+        task: The PO, its page, and what earlier attempts or runs saved (not downloaded again).
+        options: The run's options (`coupadl.cli.wiring.handler_options` through `JobOptions.from_mapping`).
+        attempt: Which attempt at this PO this is (from 1); named in the log.
 
     Returns:
-        `{"status", "supplier", "attachments_found", "attachments_downloaded", "attachment_names",
-        "download_folder", "coupa_url", "error", "files"}`; `status` is a `POStatus` value, `error` names
-        the evidence for every status but `COMPLETED`, `files` lists the files saved by this call as
-        `{"key", "name", "size", "sha256"}`.
+        The outcome: `status`, with the evidence in `error` for every status but `COMPLETED`, and in `files`
+        the files saved by this call.
 
     An OS error that is a fault of the machine (disk full, output folder gone) becomes `MachineFaultError`,
     which stops the run instead of failing the PO.
@@ -298,15 +284,13 @@ def process_po(tab: Any, payload: dict[str, Any], options: dict[str, Any]) -> di
         ThrottledError: The site answered HTTP 429.
         RetryableTaskError: The page failed to load or to settle, or no attachment could be saved although
             some exist.
-        PermanentTaskError: The payload or options are unusable.
         MachineFaultError: The output disk is full or the output folder is gone.
     """
-    opts = JobOptions.from_mapping(options)
     try:
-        _check_disk(opts, opts.min_free_bytes)
-        return _process_po(tab, payload, opts)
+        _check_disk(options, options.min_free_bytes)
+        return _process_po(tab, task, options, attempt)
     except OSError as exc:
-        raise_machine_fault(exc, opts.out_dir)
+        raise_machine_fault(exc, options.out_dir)
         raise
 
 
@@ -317,42 +301,30 @@ def _check_disk(opts: JobOptions, min_free_bytes: int) -> None:
         check_folder(opts.out_dir, min_free_bytes=min_free_bytes)
 
 
-def _process_po(tab: Any, payload: dict[str, Any], opts: JobOptions) -> dict[str, Any]:
-    """The work of `process_po`, with validated options."""
+def _process_po(tab: Tab, task: POTask, opts: JobOptions, attempt: int) -> POResult:
+    """The work of `process_po`."""
     log = get_logger()
     started = time.monotonic()
-    po = _po_number(payload)
-    url = str(payload.get("url") or po_url(opts.base_url, po))
-    saved_before = {str(k): str(v) for k, v in (payload.get("saved") or {}).items() if v}
-    result: dict[str, Any] = {
-        "status": POStatus.FAILED.value,
-        "supplier": "",
-        "attachments_found": 0,
-        "attachments_downloaded": 0,
-        "attachment_names": [],
-        "download_folder": "",
-        "coupa_url": url,
-        "error": "",
-        "files": [],
-    }
+    po = task.po
+    url = task.url
+    saved_before = task.saved_names()
+    failed = POResult(POStatus.FAILED, coupa_url=url)
 
     expected = Expected(url=url, number=po.digits, what=f"PO {po.digits}")
     page = open_page(tab, url, opts=opts, po_digits=po.digits, expected=expected)
     if page.is_error:
         log.info("po.not_found", url=url, message=page.error_text)
-        result.update(status=POStatus.PO_NOT_FOUND.value, error=page.error_text)
-        return result
+        return replace(failed, status=POStatus.PO_NOT_FOUND, error=page.error_text)
     if page.kind is PageKind.WRONG_PAGE:
         log.warning("po.wrong_page", url=url, landed=page.url, message=page.error_text)
-        result.update(error=page.error_text)
-        return result
+        return replace(failed, error=page.error_text)
     if not page.settle.settled:
         raise RetryableTaskError(page.settle.reason(opts.settle_timeout))
     if not page.attachments:
         page = confirm_none(tab, page, opts=opts, po_digits=po.digits, expected=expected)
     for note in page.notes:
         log.warning("po.page_note", note=note)
-    result["supplier"] = page.supplier
+    failed = replace(failed, supplier=page.supplier)
 
     folder = po_folder(opts.out_dir, page.supplier or None, po)
     settings = opts.download_settings()
@@ -397,8 +369,7 @@ def _process_po(tab: Any, payload: dict[str, Any], opts: JobOptions) -> dict[str
                 continue
             if requisition.kind is PageKind.WRONG_PAGE:
                 # Its files cannot be told from another record's: nothing is said about the PO.
-                result.update(error=f"requisition {number}: {requisition.error_text}")
-                return result
+                return replace(failed, error=f"requisition {number}: {requisition.error_text}")
             if not requisition.settle.settled:
                 reason = requisition.settle.reason(opts.settle_timeout)
                 raise RetryableTaskError(f"requisition {number}: {reason}")
@@ -407,26 +378,29 @@ def _process_po(tab: Any, payload: dict[str, Any], opts: JobOptions) -> dict[str
                 evidence.append(f"requisition {number}: {_none_evidence(opts)}")
             take(requisition)
 
-    result["attachments_found"] = len(found)
     if not found:
         log.info(
             "po.no_attachments",
             url=url,
+            attempt=attempt,
             requisitions=len(page.requisitions),
             settle_s=round(page.settle.waited_s, 3),
             seconds=round(time.monotonic() - started, 3),
         )
-        result.update(status=POStatus.NO_ATTACHMENTS.value, error="; ".join(evidence))
-        return result
-    result.update(
+        return replace(failed, status=POStatus.NO_ATTACHMENTS, error="; ".join(evidence))
+    done = replace(
+        failed,
+        status=POStatus.COMPLETED,
+        attachments_found=len(found),
         attachments_downloaded=report.downloaded,
-        attachment_names=report.names,
+        attachment_names=tuple(report.names),
         download_folder=str(folder) if folder.is_dir() else "",
-        files=[f.to_dict() for f in report.saved],
+        files=tuple(report.saved),
     )
     failures = "; ".join(f"{f.attachment.name_hint or f.attachment.key}: {f.reason}" for f in report.failed)
     log.info(
         "po.done",
+        attempt=attempt,
         found=len(found),
         saved=len(report.saved),
         skipped=len(report.skipped),
@@ -435,9 +409,7 @@ def _process_po(tab: Any, payload: dict[str, Any], opts: JobOptions) -> dict[str
         settle_s=round(page.settle.waited_s, 3),  # what waiting for the page to settle cost this PO
     )
     if not report.failed:
-        result["status"] = POStatus.COMPLETED.value
-        return result
+        return done
     if report.downloaded == 0:
         raise RetryableTaskError(f"no attachment of {po.display} could be saved: {failures}")
-    result.update(status=POStatus.PARTIAL.value, error=f"not saved: {failures}")
-    return result
+    return replace(done, status=POStatus.PARTIAL, error=f"not saved: {failures}")

@@ -1,8 +1,9 @@
 """The persistent worker pool: long-lived worker processes, one verified browser and task tab each."""
 
 from coupadl.pool.events import PoolEvent
-from coupadl.pool.pool import PersistentWorkerPool, PoolConfig, Task, TaskOutcome, default_worker_specs
+from coupadl.pool.pool import PersistentWorkerPool, PoolConfig, default_worker_specs
 from coupadl.pool.states import PoolState, WorkerStatus
+from coupadl.pool.tasks import Task, TaskHandler, TaskOutcome
 from coupadl.pool.worker import WorkerSpec
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "PoolEvent",
     "PoolState",
     "Task",
+    "TaskHandler",
     "TaskOutcome",
     "WorkerSpec",
     "WorkerStatus",

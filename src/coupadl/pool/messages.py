@@ -1,28 +1,37 @@
-"""What the supervisor and the worker processes say to each other (plain, picklable dataclasses).
+"""What the supervisor and the worker processes say to each other (typed, frozen, picklable dataclasses).
 
 Supervisor → worker (the worker's own inbox): `RunTask`, `Stop`.
 Worker → supervisor (one shared outbox): `WorkerReady`, `WorkerUnverified`, `TaskStarted`, `TaskDone`,
 `TaskError`. The supervisor is the only one that decides what happens to a task.
+
+`RunTask` is generic over the task's payload and `TaskDone` over the handler's result (see
+`coupadl.pool.tasks`); a window's report travels as the `WindowReport` itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Generic, TypeAlias, TypeVar
 
 from coupadl.browser.processes import TrackedProcess
+from coupadl.browser.window import WindowReport
 
 __all__ = [
     "FailureKind",
     "RunTask",
     "Stop",
+    "SupervisorMessage",
     "TaskDone",
     "TaskError",
     "TaskStarted",
+    "WorkerMessage",
     "WorkerReady",
     "WorkerUnverified",
 ]
+
+P = TypeVar("P")
+R = TypeVar("R")
 
 
 class FailureKind(StrEnum):
@@ -38,12 +47,14 @@ class FailureKind(StrEnum):
 
 
 @dataclass(frozen=True)
-class RunTask:
-    """Process one task in the window's task tab (a fresh one after any failure)."""
+class RunTask(Generic[P]):
+    """Process one task in the window's task tab (a fresh one after any failure); `label` names it in the
+    worker's log lines (the id when empty)."""
 
     task_id: str
-    payload: dict[str, Any]
+    payload: P
     attempt: int
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,10 +66,10 @@ class Stop:
 
 @dataclass(frozen=True)
 class WorkerReady:
-    """The worker's window is verified; `report` is its `WindowReport.to_dict()`."""
+    """The worker's window is verified; `report` says how (methods, remediation steps)."""
 
     worker_id: int
-    report: dict[str, Any]
+    report: WindowReport
     processes: tuple[TrackedProcess, ...] = field(default_factory=tuple)
     profile_path: str = ""
 
@@ -72,7 +83,7 @@ class WorkerUnverified:
     """
 
     worker_id: int
-    report: dict[str, Any]
+    report: WindowReport
     reason: str
     driver_fault: bool = False
 
@@ -86,12 +97,12 @@ class TaskStarted:
 
 
 @dataclass(frozen=True)
-class TaskDone:
+class TaskDone(Generic[R]):
     """The handler returned `result`."""
 
     worker_id: int
     task_id: str
-    result: dict[str, Any]
+    result: R
     duration_s: float
 
 
@@ -105,3 +116,10 @@ class TaskError:
     kind: FailureKind
     message: str
     retry_after_s: float = 0.0
+
+
+SupervisorMessage: TypeAlias = RunTask[P] | Stop
+"""What a worker's inbox carries."""
+
+WorkerMessage: TypeAlias = WorkerReady | WorkerUnverified | TaskStarted | TaskDone[R] | TaskError
+"""What the supervisor's outbox carries."""

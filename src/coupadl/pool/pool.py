@@ -16,7 +16,7 @@ knows at every moment which task each worker holds. Crash recovery is "reclaim w
   disk) stops the run at once: nothing more is handed out, tasks in flight go back unfinished, and `fault`
   says why.
 
-While `run` works it emits a `tick` event every `tick_interval` seconds, so the caller can do periodic work
+While `run` works it emits a `Tick` event every `tick_interval` seconds, so the caller can do periodic work
 (e.g. rewrite a results file) on the supervisor's thread.
 """
 
@@ -31,14 +31,31 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar
 
 from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.processes import TrackedProcess, end_trees
 from coupadl.browser.window import WindowReport
 from coupadl.errors import DriverError
 from coupadl.log import get_logger
-from coupadl.pool.events import PoolEvent
+from coupadl.pool.events import (
+    MemoryChecked,
+    PoolEvent,
+    PoolFaulted,
+    PoolStateChanged,
+    SessionExpired,
+    TaskDispatched,
+    TaskFinished,
+    TaskRetrying,
+    TaskRunning,
+    TaskThrottled,
+    Tick,
+    WorkerCrashed,
+    WorkerFailed,
+    WorkerNotVerified,
+    WorkerRestarting,
+    WorkerVerified,
+)
 from coupadl.pool.memory import judge_memory, measure_workers, measure_workers_rss, total_memory
 from coupadl.pool.messages import (
     FailureKind,
@@ -47,35 +64,19 @@ from coupadl.pool.messages import (
     TaskDone,
     TaskError,
     TaskStarted,
+    WorkerMessage,
     WorkerReady,
     WorkerUnverified,
 )
 from coupadl.pool.states import PoolState, WorkerStatus, check_transition
+from coupadl.pool.tasks import Task, TaskOutcome
 from coupadl.pool.worker import WorkerSpec, worker_main
 from coupadl.profiles.models import ProfileType, VerificationConfig, window_letter
 
 __all__ = ["PersistentWorkerPool", "PoolConfig", "Task", "TaskOutcome"]
 
-
-@dataclass(frozen=True)
-class Task:
-    """One unit of work (a PO): an id unique in the batch, and the payload the handler receives."""
-
-    task_id: str
-    payload: dict[str, Any]
-    attempts: int = 0  # attempts already made
-    throttled: int = 0  # times it came back throttled (not counted as attempts)
-
-
-@dataclass(frozen=True)
-class TaskOutcome:
-    """How a task ended: `result` from the handler, or `error` once nobody can do it."""
-
-    task_id: str
-    worker_id: int | None
-    attempts: int
-    result: dict[str, Any] | None = None
-    error: str = ""
+P = TypeVar("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class PoolConfig:
     verification: VerificationConfig
     handler: str
     state_dir: Path
-    handler_options: dict[str, Any] = field(default_factory=dict)
+    handler_options: object = field(default_factory=dict)  # the handler's third argument (picklable)
     task_timeout: float = 300.0
     max_task_attempts: int = 3
     max_restarts: int = 3
@@ -112,7 +113,7 @@ class PoolConfig:
 
 
 @dataclass
-class _Worker:
+class _Worker(Generic[P]):
     """The supervisor's view of one worker process."""
 
     worker_id: int
@@ -120,10 +121,10 @@ class _Worker:
     process: Any = None
     inbox: Any = None
     status: WorkerStatus = WorkerStatus.STARTING
-    task: Task | None = None
+    task: Task[P] | None = None
     task_started: float = 0.0
     tracked: tuple[TrackedProcess, ...] = ()
-    report: dict[str, Any] = field(default_factory=dict)
+    report: WindowReport | None = None
     restarts: int = 0
     processed: int = 0
     expired_restarts: int = 0
@@ -139,8 +140,10 @@ class _Worker:
         return [TrackedProcess.of(pid, "worker") if pid else None, *self.tracked]
 
 
-class PersistentWorkerPool:
+class PersistentWorkerPool(Generic[P, R]):
     """Runs tasks on N verified windows, each owned by a long-lived worker process.
+
+    Generic over the tasks' payload `P` and the handler's result `R` (see `coupadl.pool.tasks`).
 
     Args:
         config: the pool's settings.
@@ -153,17 +156,17 @@ class PersistentWorkerPool:
         self,
         config: PoolConfig,
         specs: list[WorkerSpec],
-        on_event: Callable[[PoolEvent], None] | None = None,
+        on_event: Callable[[PoolEvent[R]], None] | None = None,
         clone_slots: Any = None,
     ) -> None:
         self.config = config
         self._ctx = mp.get_context("spawn")
         self._outbox: Any = self._ctx.Queue()
         self._clone_slots = clone_slots if clone_slots is not None else self._ctx.BoundedSemaphore(len(specs))
-        self.workers = {s.worker_id: _Worker(s.worker_id, s) for s in specs}
+        self.workers: dict[int, _Worker[P]] = {s.worker_id: _Worker(s.worker_id, s) for s in specs}
         self.state = PoolState.INITIALIZING
-        self._queue: deque[Task] = deque()
-        self._on_event = on_event or (lambda _e: None)
+        self._queue: deque[Task[P]] = deque()
+        self._on_event: Callable[[PoolEvent[R]], None] = on_event or (lambda _e: None)
         self._stop_requested = False
         self._force = False
         self._last_memory_check = 0.0
@@ -175,7 +178,7 @@ class PersistentWorkerPool:
         self._hold_until = 0.0  # throttled: no dispatch before this (monotonic)
         self._paced_until = 0.0  # throttled: dispatch paced until this
         self._last_dispatch = 0.0
-        self.outcomes: dict[str, TaskOutcome] = {}
+        self.outcomes: dict[str, TaskOutcome[R]] = {}
         self.log = get_logger("coupadl.pool")
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -183,12 +186,12 @@ class PersistentWorkerPool:
     def _set_state(self, state: PoolState) -> None:
         check_transition(self.state, state)
         self.state = state
-        self._emit("pool_state", state=state.value)
+        self._emit(PoolStateChanged(state))
 
-    def _emit(self, kind: str, worker_id: int | None = None, **data: Any) -> None:
-        self._on_event(PoolEvent(kind, worker_id, data))
+    def _emit(self, event: PoolEvent[R]) -> None:
+        self._on_event(event)
 
-    def _spawn(self, worker: _Worker) -> None:
+    def _spawn(self, worker: _Worker[P]) -> None:
         worker.inbox = self._ctx.Queue()
         worker.tracked = ()
         worker.process = self._ctx.Process(
@@ -200,7 +203,7 @@ class PersistentWorkerPool:
         worker.process.start()
         self.log.info("worker spawned", window=worker.spec.letter, pid=worker.process.pid)
 
-    def start(self, *, wait: bool = True) -> dict[int, dict[str, Any]]:
+    def start(self, *, wait: bool = True) -> dict[int, WindowReport]:
         """Spawn every worker. With `wait`, return once each window is verified or given up (`check`);
         without, return at once and let `run` hand out tasks to each window as soon as it is verified.
 
@@ -241,19 +244,19 @@ class PersistentWorkerPool:
             if worker.status is WorkerStatus.STARTING:
                 self._give_up(worker, "the window did not become ready in time")
 
-    def reports(self) -> dict[int, dict[str, Any]]:
-        """Each worker's `WindowReport` dict with processed and restart counts filled in."""
+    def reports(self) -> dict[int, WindowReport]:
+        """A copy of each worker's `WindowReport`, its processed and restart counts and status filled in."""
         out = {}
         for wid, worker in sorted(self.workers.items()):
-            report = (
-                dict(worker.report)
-                or WindowReport(wid, worker.spec.profile_type, Path(), diagnosis=worker.stop_reason).to_dict()
+            report = worker.report or WindowReport(
+                wid, worker.spec.profile_type, Path(), diagnosis=worker.stop_reason
             )
-            report.update(processed=worker.processed, restarts=worker.restarts, status=worker.status.value)
-            out[wid] = report
+            out[wid] = replace(
+                report, processed=worker.processed, restarts=worker.restarts, status=worker.status.value
+            )
         return out
 
-    def usable_workers(self) -> list[_Worker]:
+    def usable_workers(self) -> list[_Worker[P]]:
         """Workers that are running or may still come back."""
         return [
             w
@@ -274,12 +277,12 @@ class PersistentWorkerPool:
         if self.fault is None:
             self.fault = reason
             self.log.error("run stopped by a fault", reason=reason)
-            self._emit("pool_fault", None, reason=reason)
+            self._emit(PoolFaulted(reason))
         self._stop_requested = True
 
     # --- the run ----------------------------------------------------------------------------------
 
-    def run(self, tasks: Iterable[Task]) -> dict[str, TaskOutcome]:
+    def run(self, tasks: Iterable[Task[P]]) -> dict[str, TaskOutcome[R]]:
         """Process `tasks` until done, stopped, or no worker is left. Unfinished tasks have no outcome.
 
         Raises `DriverError` when every window failed because the driver cannot drive this browser (before
@@ -319,9 +322,9 @@ class PersistentWorkerPool:
         now = time.monotonic()
         if now - self._last_tick >= self.config.tick_interval:
             self._last_tick = now
-            self._emit("tick")
+            self._emit(Tick())
 
-    def pending_tasks(self) -> list[Task]:
+    def pending_tasks(self) -> list[Task[P]]:
         """Tasks not finished: still queued or in flight when the run stopped."""
         in_flight = [w.task for w in self.workers.values() if w.task is not None]
         return [*in_flight, *self._queue]
@@ -344,8 +347,8 @@ class PersistentWorkerPool:
                 worker.task = replace(task, attempts=attempt)
                 worker.task_started = self._last_dispatch = now
                 worker.set(WorkerStatus.PROCESSING)
-                worker.inbox.put(RunTask(task.task_id, task.payload, attempt))
-                self._emit("task_dispatched", worker.worker_id, task_id=task.task_id, attempt=attempt)
+                worker.inbox.put(RunTask(task.task_id, task.payload, attempt, task.label))
+                self._emit(TaskDispatched(worker.worker_id, task.task_id, attempt))
 
     # --- messages from workers --------------------------------------------------------------------
 
@@ -361,8 +364,8 @@ class PersistentWorkerPool:
             except queue.Empty:
                 return
 
-    def _handle(self, msg: Any) -> None:
-        worker = self.workers.get(getattr(msg, "worker_id", -1))
+    def _handle(self, msg: WorkerMessage[R]) -> None:
+        worker = self.workers.get(msg.worker_id)
         if worker is None:
             return
         if isinstance(msg, WorkerReady):
@@ -372,15 +375,15 @@ class PersistentWorkerPool:
             self._any_verified = True
             if self.state is PoolState.INITIALIZING:
                 self._set_state(PoolState.READY)
-            self._emit("worker_ready", worker.worker_id, report=msg.report, restarts=worker.restarts)
+            self._emit(WorkerVerified(worker.worker_id, msg.report, worker.restarts))
         elif isinstance(msg, WorkerUnverified):
             worker.report = msg.report
             worker.stop_reason = msg.reason
             if msg.driver_fault:
                 self.driver_fault = self.driver_fault or msg.reason
-            self._emit("worker_unverified", worker.worker_id, report=msg.report, reason=msg.reason)
+            self._emit(WorkerNotVerified(worker.worker_id, msg.report, msg.reason))
         elif isinstance(msg, TaskStarted):
-            self._emit("task_started", worker.worker_id, task_id=msg.task_id)
+            self._emit(TaskRunning(worker.worker_id, msg.task_id))
         elif isinstance(msg, TaskDone):
             task = worker.task
             if task is None or task.task_id != msg.task_id:
@@ -396,11 +399,11 @@ class PersistentWorkerPool:
         elif isinstance(msg, TaskError):
             self._task_error(worker, msg)
 
-    def _finish(self, outcome: TaskOutcome) -> None:
+    def _finish(self, outcome: TaskOutcome[R]) -> None:
         self.outcomes[outcome.task_id] = outcome
-        self._emit("task_finished", outcome.worker_id, outcome=outcome)
+        self._emit(TaskFinished(outcome))
 
-    def _task_error(self, worker: _Worker, msg: TaskError) -> None:
+    def _task_error(self, worker: _Worker[P], msg: TaskError) -> None:
         task = worker.task
         if task is None or task.task_id != msg.task_id:
             return
@@ -409,7 +412,7 @@ class PersistentWorkerPool:
             worker.task = None
             self._queue.appendleft(replace(task, attempts=task.attempts - 1))
             worker.expired_restarts += 1
-            self._emit("session_expired", worker.worker_id, task_id=task.task_id, message=msg.message)
+            self._emit(SessionExpired(worker.worker_id, task.task_id, msg.message))
             return  # the worker exits; _reap_dead decides on its restart
         if msg.kind is FailureKind.WINDOW_CRASHED:
             return  # the worker exits; _reap_dead reclaims the task
@@ -427,7 +430,7 @@ class PersistentWorkerPool:
             return
         self._retry_or_fail(task, worker.worker_id, msg.message, permanent=msg.kind is FailureKind.PERMANENT)
 
-    def _throttle(self, task: Task, worker: _Worker, msg: TaskError) -> None:
+    def _throttle(self, task: Task[P], worker: _Worker[P], msg: TaskError) -> None:
         """Hold every worker for `retry_after_s`, then pace; the task goes first, its attempt refunded."""
         now = time.monotonic()
         self._hold_until = max(self._hold_until, now + msg.retry_after_s)
@@ -436,16 +439,10 @@ class PersistentWorkerPool:
         self.log.warning(
             "throttled: holding every worker", window=worker.spec.letter, retry_after_s=msg.retry_after_s
         )
-        self._emit(
-            "task_throttled",
-            worker.worker_id,
-            task_id=task.task_id,
-            retry_after_s=msg.retry_after_s,
-            message=msg.message,
-        )
+        self._emit(TaskThrottled(worker.worker_id, task.task_id, msg.retry_after_s, msg.message))
 
     def _retry_or_fail(
-        self, task: Task, worker_id: int | None, error: str, *, permanent: bool = False
+        self, task: Task[P], worker_id: int | None, error: str, *, permanent: bool = False
     ) -> None:
         if self.fault is not None:
             # Once the machine failed, a task's error is most likely that fault again: never fail it for it.
@@ -455,7 +452,7 @@ class PersistentWorkerPool:
             self._finish(TaskOutcome(task.task_id, worker_id, task.attempts, error=error))
         else:
             self._queue.append(task)
-            self._emit("task_retry", worker_id, task_id=task.task_id, attempt=task.attempts, error=error)
+            self._emit(TaskRetrying(worker_id, task.task_id, task.attempts, error))
 
     # --- failures of workers ----------------------------------------------------------------------
 
@@ -478,13 +475,13 @@ class PersistentWorkerPool:
                 continue
             self._recover(worker, f"worker process ended (exit code {proc.exitcode})")
 
-    def _recover(self, worker: _Worker, reason: str) -> None:
+    def _recover(self, worker: _Worker[P], reason: str) -> None:
         """Restart a crashed worker with the same profile and hand its task back to the queue."""
         self.log.warning("worker crashed", window=worker.spec.letter, reason=reason)
         task = worker.task
         worker.task = None
         worker.status = WorkerStatus.CRASHED
-        self._emit("worker_crashed", worker.worker_id, reason=reason)
+        self._emit(WorkerCrashed(worker.worker_id, reason))
         if task is not None:
             self._retry_or_fail(task, worker.worker_id, f"window lost while processing: {reason}")
         if self._stop_requested:
@@ -496,10 +493,10 @@ class PersistentWorkerPool:
         else:
             worker.restarts += 1
             worker.set(WorkerStatus.RESTARTING)
-            self._emit("worker_restarting", worker.worker_id, restarts=worker.restarts)
+            self._emit(WorkerRestarting(worker.worker_id, worker.restarts))
             self._spawn(worker)
 
-    def _give_up(self, worker: _Worker, reason: str) -> None:
+    def _give_up(self, worker: _Worker[P], reason: str) -> None:
         worker.stop_reason = worker.stop_reason or reason
         if worker.process is not None and worker.process.is_alive():
             end_trees(worker.all_processes(), timeout=3.0)
@@ -507,7 +504,7 @@ class PersistentWorkerPool:
         if worker.task is not None:
             task, worker.task = worker.task, None
             self._retry_or_fail(task, worker.worker_id, reason)
-        self._emit("worker_failed", worker.worker_id, reason=worker.stop_reason)
+        self._emit(WorkerFailed(worker.worker_id, worker.stop_reason))
 
     def _check_timeouts(self) -> None:
         now = time.monotonic()
@@ -533,12 +530,13 @@ class PersistentWorkerPool:
             return
         total = self.config.memory_total or total_memory()
         # RSS first: it bounds USS from above and is cheap; USS (the real figure) only when RSS is over.
-        measure, usage = "rss", measure_workers_rss(live)
+        measure: Literal["rss", "uss"] = "rss"
+        usage = measure_workers_rss(live)
         verdict = judge_memory(usage, self.config.memory_threshold, total)
         if verdict.over:
             measure, usage = "uss", measure_workers(live)
             verdict = judge_memory(usage, self.config.memory_threshold, total)
-        self._emit("memory", None, usage=usage, limit=verdict.limit, measure=measure)
+        self._emit(MemoryChecked(usage, verdict.limit, measure))
         if verdict.over and verdict.heaviest is not None:
             heavy = self.workers[verdict.heaviest]
             if not heavy.restart_after_task:
@@ -550,7 +548,7 @@ class PersistentWorkerPool:
                 )
                 heavy.restart_after_task = True
 
-    def _restart_deliberately(self, worker: _Worker) -> None:
+    def _restart_deliberately(self, worker: _Worker[P]) -> None:
         """Memory restart between tasks: stop the worker cleanly, then start it again."""
         worker.restart_after_task = False
         worker.set(WorkerStatus.TERMINATING)
@@ -562,7 +560,7 @@ class PersistentWorkerPool:
         worker.set(WorkerStatus.TERMINATED)
         worker.restarts += 1
         worker.set(WorkerStatus.RESTARTING)
-        self._emit("worker_restarting", worker.worker_id, restarts=worker.restarts, reason="memory")
+        self._emit(WorkerRestarting(worker.worker_id, worker.restarts, reason="memory"))
         self._spawn(worker)
 
     # --- shutdown ---------------------------------------------------------------------------------
@@ -598,7 +596,7 @@ class PersistentWorkerPool:
         self._outbox.join_thread()
         self._set_state(PoolState.TERMINATED)
 
-    def __enter__(self) -> PersistentWorkerPool:
+    def __enter__(self) -> PersistentWorkerPool[P, R]:
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -614,7 +612,7 @@ def default_worker_specs(
     launch: LaunchConfig,
     verification: VerificationConfig,
     handler: str,
-    handler_options: dict[str, Any],
+    handler_options: object,
     state_dir: Path,
     profile_setup: dict[str, Any],
     window_budget_s: float = 180.0,

@@ -9,13 +9,11 @@ gone (killed outright) and closes the browser and removes the clone within secon
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +47,7 @@ from coupadl.pool.messages import (
     WorkerReady,
     WorkerUnverified,
 )
+from coupadl.pool.tasks import TaskHandler, resolve_handler
 from coupadl.profiles.manager import ProfileManager
 from coupadl.profiles.models import (
     ProfileState,
@@ -60,10 +59,6 @@ from coupadl.profiles.models import (
 )
 
 __all__ = ["TaskHandler", "WorkerSpec", "resolve_handler", "worker_main"]
-
-# A task handler: (tab, payload, options) -> result dict. Given to the pool as "package.module:function" so
-# the spawned worker can import it.
-TaskHandler = Callable[[Any, dict[str, Any], dict[str, Any]], dict[str, Any]]
 
 # Exit codes of a worker process, so the supervisor can tell a deliberate end from a crash.
 EXIT_OK = 0
@@ -82,11 +77,11 @@ class WorkerSpec:
     profile_name: str
     launch: LaunchConfig
     verification: VerificationConfig
-    handler: str
+    handler: str  # "package.module:function" of a `TaskHandler` (see `coupadl.pool.tasks.resolve_handler`)
     download_dir: Path
     supervisor_pid: int
     profile_setup: dict[str, Any] = field(default_factory=dict)  # how to make/attach the clone
-    handler_options: dict[str, Any] = field(default_factory=dict)
+    handler_options: object = field(default_factory=dict)  # the handler's third argument
     log_file: Path | None = None
     window_budget_s: float = 180.0
     log_echo: bool = False  # log lines on the terminal too (`-v`)
@@ -95,13 +90,6 @@ class WorkerSpec:
     def letter(self) -> str:
         """Window letter: worker 1 is A."""
         return window_letter(self.worker_id)
-
-
-def resolve_handler(reference: str) -> TaskHandler:
-    """Import `package.module:function`."""
-    module_name, _, attr = reference.partition(":")
-    handler: TaskHandler = getattr(importlib.import_module(module_name), attr)
-    return handler
 
 
 def prepare_profile(spec: WorkerSpec, clone_slots: Any) -> tuple[WorkerProfile, ProfileManager | None]:
@@ -124,7 +112,7 @@ class _WorkerRuntime:
         self.spec = spec
         self.outbox = outbox
         self.clone_slots = clone_slots
-        self.handler = resolve_handler(spec.handler)
+        self.handler: TaskHandler[object, object, object] = resolve_handler(spec.handler)
         self.window: VerifiedWindow | None = None
         self.manager: ProfileManager | None = None
         self.processed = 0
@@ -156,32 +144,29 @@ class _WorkerRuntime:
         report = self.window.report
         if not ok:
             self.outbox.put(
-                WorkerUnverified(
-                    spec.worker_id, report.to_dict(), report.diagnosis or "not verified", driver_fault
-                )
+                WorkerUnverified(spec.worker_id, report, report.diagnosis or "not verified", driver_fault)
             )
             return False
         session = self.window.session
         assert session is not None
         processes = tuple(session.tracked_processes)
-        self.outbox.put(WorkerReady(spec.worker_id, report.to_dict(), processes, str(profile.profile_path)))
+        self.outbox.put(WorkerReady(spec.worker_id, report, processes, str(profile.profile_path)))
         profile.transition(ProfileState.IN_USE)
         session.transition(SessionState.ACTIVE)
         return True
 
-    def run(self, msg: RunTask) -> bool:
+    def run(self, msg: RunTask[object]) -> bool:
         """Process one task. Returns False when the window is lost and the worker must exit."""
         assert self.window is not None and self.window.session is not None
         session = self.window.session
         self.outbox.put(TaskStarted(self.spec.worker_id, msg.task_id))
-        bind(po=msg.payload.get("po", msg.task_id))
+        bind(po=msg.label or msg.task_id)
         started = time.monotonic()
-        payload = dict(msg.payload, attempt=msg.attempt)
         try:
             for refreshed in (False, True):
                 try:
-                    with session.open_tab(msg.task_id, str(payload.get("po", ""))) as tab:
-                        result = self.handler(tab, payload, self.spec.handler_options)
+                    with session.open_tab(msg.task_id, msg.label) as tab:
+                        result = self.handler(tab, msg.payload, self.spec.handler_options, msg.attempt)
                     break
                 except SessionExpiredError as exc:
                     # Refresh the session in the same browser once; a real expiry stays signed out.
@@ -230,7 +215,9 @@ class _WorkerRuntime:
             return False
         return result.status is VerificationStatus.SUCCESS
 
-    def _error(self, msg: RunTask, kind: FailureKind, message: str, *, retry_after_s: float = 0.0) -> None:
+    def _error(
+        self, msg: RunTask[object], kind: FailureKind, message: str, *, retry_after_s: float = 0.0
+    ) -> None:
         self.log.warning("task failed", kind=kind.value, error=message)
         self.outbox.put(TaskError(self.spec.worker_id, msg.task_id, kind, message, retry_after_s))
 
@@ -275,10 +262,10 @@ def _end_own_descendants() -> list[int]:
     return ended
 
 
-def _bare_report(spec: WorkerSpec, diagnosis: str) -> dict[str, Any]:
+def _bare_report(spec: WorkerSpec, diagnosis: str) -> WindowReport:
     """The report of a window that never got as far as a browser."""
     path = spec.base_profile_path if spec.profile_type is ProfileType.BASE else Path()
-    return WindowReport(spec.worker_id, spec.profile_type, path, diagnosis=diagnosis).to_dict()
+    return WindowReport(spec.worker_id, spec.profile_type, path, diagnosis=diagnosis)
 
 
 def _watch_supervisor(supervisor_pid: int, runtime: _WorkerRuntime) -> None:

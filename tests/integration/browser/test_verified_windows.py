@@ -17,7 +17,7 @@ from coupadl.browser.processes import TrackedProcess
 from coupadl.browser.window import RemediationAction, VerifiedWindow
 from coupadl.pool import PersistentWorkerPool, PoolConfig, default_worker_specs
 from coupadl.profiles import ProfileConfig, ProfileManager, VerificationConfig
-from coupadl.profiles.models import RetryConfig, VerificationMethod
+from coupadl.profiles.models import ProfileType, RetryConfig, VerificationMethod, VerificationStatus
 from coupadl.sandbox import SandboxServer
 from coupadl.settings import ProfilePolicy
 from support.waiting import wait_gone
@@ -118,8 +118,8 @@ def test_three_windows_each_on_its_profile_and_signed_in(
         pool.close()
 
     assert len(reports) == 3
-    paths = [Path(r["profile_path"]) for r in reports.values()]
-    types = [r["profile_type"] for r in reports.values()]
+    paths = [r.profile_path for r in reports.values()]
+    types = [r.profile_type.value for r in reports.values()]
     if policy is ProfilePolicy.BASE_FIRST:
         assert types == ["base", "clone", "clone"]
         assert paths[0] == signed_in_copy  # window A on the base itself
@@ -131,14 +131,14 @@ def test_three_windows_each_on_its_profile_and_signed_in(
         manager.run_directory is not None and p.is_relative_to(manager.run_directory) for p in clone_paths
     )
     for report in reports.values():
-        verification = report["verification"]
-        assert verification["status"] == "success", report
-        methods = verification["methods"]
-        assert methods["capability"]["status"] == "success"
-        assert report["profile_path"] in methods["capability"]["detail"]
-        assert methods["authentication"]["status"] == "success"
-        expected_file = "skipped" if report["profile_type"] == "base" else "success"
-        assert methods["file"]["status"] == expected_file
+        assert report.verification is not None and report.verified, report
+        methods = report.verification.method_results
+        assert methods[VerificationMethod.CAPABILITY_CHECK].status is VerificationStatus.SUCCESS
+        assert str(report.profile_path) in methods[VerificationMethod.CAPABILITY_CHECK].detail
+        assert methods[VerificationMethod.AUTH_CHECK].status is VerificationStatus.SUCCESS
+        on_base = report.profile_type is ProfileType.BASE
+        expected_file = VerificationStatus.SKIPPED if on_base else VerificationStatus.SUCCESS
+        assert methods[VerificationMethod.FILE_VERIFICATION].status is expected_file
 
     # The windows are gone, and so are their clones.
     assert len(browsers) == 3
@@ -217,14 +217,12 @@ def test_a_signed_out_base_fails_every_window_naming_the_sign_in_redirect(
     finally:
         pool.close()
     for report in reports.values():
-        assert report["verification"]["status"] != "success"
-        assert report["verification"]["methods"]["authentication"]["status"] == "failed"
-        assert (
-            "sign-in" in report["verification"]["methods"]["authentication"]["detail"]
-            or "another host" in report["verification"]["methods"]["authentication"]["detail"]
-        )
-        assert report["remediations"], "remediation was attempted"
-        assert all(step["outcome"] == "failed" for step in report["remediations"])
+        assert report.verification is not None and not report.verified
+        auth = report.verification.method_results[VerificationMethod.AUTH_CHECK]
+        assert auth.status is VerificationStatus.FAILED
+        assert "sign-in" in auth.detail or "another host" in auth.detail
+        assert report.remediations, "remediation was attempted"
+        assert not any(step.succeeded for step in report.remediations)
 
 
 def test_visible_mode_verifies_like_headless(

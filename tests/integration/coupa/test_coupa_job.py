@@ -13,17 +13,19 @@ import pytest
 from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.session import BrowserSession
 from coupadl.coupa.downloads import AttachmentDownloader, DownloadSettings
-from coupadl.coupa.job import open_page, process_po
+from coupadl.coupa.job import JobOptions, open_page, process_po
+from coupadl.coupa.task import POResult
 from coupadl.errors import MachineFaultError, RetryableTaskError, SessionExpiredError
 from coupadl.sandbox import Attachment, PurchaseOrder, Requisition, SandboxServer, Scenario
+from support.po_tasks import po_task
 from support.tmpfs import fill, small_disk
 
 pytestmark = [pytest.mark.browser]
 
-Run = Callable[..., dict[str, Any]]
+Run = Callable[..., POResult]
 
 
-def options(server: SandboxServer, out_dir: Path, **overrides: Any) -> dict[str, Any]:
+def options(server: SandboxServer, out_dir: Path, **overrides: Any) -> JobOptions:
     base: dict[str, Any] = {
         "base_url": server.base_url,
         "out_dir": str(out_dir),
@@ -35,17 +37,7 @@ def options(server: SandboxServer, out_dir: Path, **overrides: Any) -> dict[str,
         "retry_backoff": 0.1,
     }
     base.update(overrides)
-    return base
-
-
-def payload(server: SandboxServer, number: str, saved: dict[str, str] | None = None) -> dict[str, Any]:
-    return {
-        "po": f"PO{number}",
-        "digits": number,
-        "url": server.po_url(number),
-        "saved": saved or {},
-        "attempt": 1,
-    }
+    return JobOptions.from_mapping(base)
 
 
 @pytest.fixture
@@ -54,9 +46,9 @@ def run(session: BrowserSession, out_dir: Path) -> Run:
 
     def go(
         server: SandboxServer, number: str, saved: dict[str, str] | None = None, **overrides: Any
-    ) -> dict[str, Any]:
+    ) -> POResult:
         with session.open_tab(number, f"PO{number}") as tab:
-            result = process_po(tab, payload(server, number, saved), options(server, out_dir, **overrides))
+            result = process_po(tab, po_task(server, number, saved), options(server, out_dir, **overrides))
         assert list(session.download_dir.iterdir()) == [], "the staging folder must be left empty"
         return result
 
@@ -67,9 +59,9 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def folder_files(result: dict[str, Any]) -> dict[str, str]:
+def folder_files(result: POResult) -> dict[str, str]:
     """Name → SHA-256 of every entry in the PO folder."""
-    folder = Path(result["download_folder"])
+    folder = Path(result.download_folder)
     assert folder.is_absolute()
     return {p.name: sha256(p) for p in folder.iterdir()}
 
@@ -95,18 +87,18 @@ def test_every_attachment_form_is_saved_with_the_served_bytes(sandbox_factory: A
     result = run(server, "15262984")
 
     served = {f.name: f.sha256 for f in server.files()}
-    assert result["status"] == "COMPLETED"
-    assert result["supplier"] == "Acme GmbH"
-    assert result["attachments_found"] == len(attachments)
-    assert result["attachments_downloaded"] == len(attachments)
-    assert result["attachment_names"] == [a.name for a in attachments]  # page order
-    assert result["error"] == ""
-    assert result["coupa_url"] == server.po_url("15262984")
-    assert Path(result["download_folder"]).parts[-2:] == ("Acme GmbH", "PO15262984")
+    assert result.status == "COMPLETED"
+    assert result.supplier == "Acme GmbH"
+    assert result.attachments_found == len(attachments)
+    assert result.attachments_downloaded == len(attachments)
+    assert list(result.attachment_names) == [a.name for a in attachments]  # page order
+    assert result.error == ""
+    assert result.coupa_url == server.po_url("15262984")
+    assert Path(result.download_folder).parts[-2:] == ("Acme GmbH", "PO15262984")
     assert folder_files(result) == served  # nothing else in the folder
-    assert {f["name"]: f["sha256"] for f in result["files"]} == served
-    assert {f["name"]: f["size"] for f in result["files"]} == {f.name: f.size for f in server.files()}
-    assert len({f["key"] for f in result["files"]}) == len(attachments)
+    assert {f.name: f.sha256 for f in result.files} == served
+    assert {f.name: f.size for f in result.files} == {f.name: f.size for f in server.files()}
+    assert len({f.key for f in result.files}) == len(attachments)
     # Decoys: the "show" pages, the help manual, the comment's data-url and the other order were never opened.
     paths = [r.path for r in server.requests()]
     assert not [
@@ -134,8 +126,8 @@ def test_duplicate_names_on_one_po_are_both_kept(sandbox_factory: Any, run: Run)
         )
     )
     result = run(server, "15262991")
-    assert result["status"] == "COMPLETED"
-    assert result["attachment_names"] == ["quote.pdf", "quote (2).pdf"]
+    assert result.status == "COMPLETED"
+    assert list(result.attachment_names) == ["quote.pdf", "quote (2).pdf"]
     first, second = server.files()
     assert folder_files(result) == {"quote.pdf": first.sha256, "quote (2).pdf": second.sha256}
 
@@ -166,8 +158,8 @@ def test_awkward_server_names_are_saved_safely_inside_the_po_folder(
     # fetch-and-save fallback after the first try takes over.
     result = run(server, "15262992", download_start_timeout=2.0)
 
-    assert result["status"] == "COMPLETED"
-    folder = Path(result["download_folder"])
+    assert result.status == "COMPLETED"
+    folder = Path(result.download_folder)
     saved = folder_files(result)
     assert sorted(saved.values()) == sorted(f.sha256 for f in server.files())
     every_file = [p for p in out_dir.rglob("*") if p.is_file()]
@@ -181,7 +173,7 @@ def test_awkward_server_names_are_saved_safely_inside_the_po_folder(
         assert name.split(".")[0].upper() not in reserved
         assert len(name.encode()) <= 255
     assert "Übersicht Preise – 2024 (final) 東京.pdf" in saved
-    assert sorted(result["attachment_names"]) == sorted(saved)
+    assert sorted(result.attachment_names) == sorted(saved)
 
 
 # --- outcomes without downloads -------------------------------------------------------------------
@@ -194,20 +186,20 @@ def test_missing_or_forbidden_po_is_not_found_without_a_folder(
     pos = [] if kind == "unknown" else [PurchaseOrder("15262996", kind=kind)]  # type: ignore[arg-type]
     server = sandbox_factory(Scenario(pos=pos))
     result = run(server, "15262996")
-    assert result["status"] == "PO_NOT_FOUND"
-    assert result["error"]
-    assert result["download_folder"] == ""
-    assert result["attachments_found"] == 0
-    assert result["files"] == []
+    assert result.status == "PO_NOT_FOUND"
+    assert result.error
+    assert result.download_folder == ""
+    assert result.attachments_found == 0
+    assert result.files == ()
     assert not out_dir.exists() or not any(out_dir.iterdir())
 
 
 def test_po_without_attachments(sandbox_factory: Any, run: Run, out_dir: Path) -> None:
     server = sandbox_factory(Scenario(pos=[PurchaseOrder("15262989", "Stark Industries")]))
     result = run(server, "15262989")
-    assert result["status"] == "NO_ATTACHMENTS"
-    assert result["supplier"] == "Stark Industries"
-    assert result["download_folder"] == ""
+    assert result.status == "NO_ATTACHMENTS"
+    assert result.supplier == "Stark Industries"
+    assert result.download_folder == ""
     assert not out_dir.exists() or not any(out_dir.iterdir())
     assert file_requests(server) == []
 
@@ -226,9 +218,9 @@ def test_requisition_fallback_takes_the_requisitions_files(sandbox_factory: Any,
 
     result = run(server, "15262990")
 
-    assert result["status"] == "COMPLETED"
-    assert result["attachment_names"] == ["approved request.pdf", "budget.xlsx"]
-    assert Path(result["download_folder"]).parts[-2:] == ("Wayne Enterprises", "PO15262990")
+    assert result.status == "COMPLETED"
+    assert list(result.attachment_names) == ["approved request.pdf", "budget.xlsx"]
+    assert Path(result.download_folder).parts[-2:] == ("Wayne Enterprises", "PO15262990")
     assert folder_files(result) == {f.name: f.sha256 for f in server.files()}
 
 
@@ -236,7 +228,7 @@ def test_requisition_fallback_can_be_turned_off(sandbox_factory: Any, run: Run) 
     requisition = Requisition("5001234", attachments=[Attachment("approved request.pdf")])
     server = sandbox_factory(Scenario(pos=[PurchaseOrder("15262990", requisition=requisition)]))
     result = run(server, "15262990", requisition_fallback=False)
-    assert result["status"] == "NO_ATTACHMENTS"
+    assert result.status == "NO_ATTACHMENTS"
     assert not [r for r in server.requests() if r.path.startswith("/requisition_headers/")]
 
 
@@ -245,7 +237,7 @@ def test_po_with_files_does_not_visit_its_requisition(sandbox_factory: Any, run:
     po = PurchaseOrder("15262990", attachments=[Attachment("quote.pdf")], requisition=requisition)
     server = sandbox_factory(Scenario(pos=[po]))
     result = run(server, "15262990")
-    assert result["attachment_names"] == ["quote.pdf"]
+    assert list(result.attachment_names) == ["quote.pdf"]
     assert not [r for r in server.requests() if r.path.startswith("/requisition_headers/")]
 
 
@@ -259,7 +251,7 @@ def test_file_that_fails_first_is_saved_after_a_retry(sandbox_factory: Any, run:
     ]
     server = sandbox_factory(Scenario(pos=[PurchaseOrder("15262994", "Flaky Systems", attachments=flaky)]))
     result = run(server, "15262994", download_start_timeout=1.5)
-    assert result["status"] == "COMPLETED"
+    assert result.status == "COMPLETED"
     assert folder_files(result) == {f.name: f.sha256 for f in server.files()}
     statuses = [r.status for r in server.requests() if r.path.startswith(("/attachment/", "/attachments/"))]
     assert statuses.count(503) == 3
@@ -269,12 +261,12 @@ def test_file_that_keeps_failing_makes_the_po_partial(sandbox_factory: Any, run:
     files = [Attachment("good.pdf"), Attachment("broken.pdf", form="anchor", fail_first=99)]
     server = sandbox_factory(Scenario(pos=[PurchaseOrder("15262994", attachments=files)]))
     result = run(server, "15262994", max_download_attempts=2, download_start_timeout=1.5)
-    assert result["status"] == "PARTIAL"
-    assert result["attachments_found"] == 2
-    assert result["attachments_downloaded"] == 1
-    assert result["attachment_names"] == ["good.pdf"]
-    assert "broken.pdf" in result["error"]
-    assert "good.pdf" not in result["error"]
+    assert result.status == "PARTIAL"
+    assert result.attachments_found == 2
+    assert result.attachments_downloaded == 1
+    assert list(result.attachment_names) == ["good.pdf"]
+    assert "broken.pdf" in result.error
+    assert "good.pdf" not in result.error
     assert set(folder_files(result)) == {"good.pdf"}
     broken = [r for r in server.requests() if r.status == 503]
     assert len(broken) == 2  # max_download_attempts
@@ -293,7 +285,7 @@ def test_slow_download_is_waited_for(sandbox_factory: Any, run: Run) -> None:
     server = sandbox_factory(Scenario(pos=[PurchaseOrder("15262993", attachments=[slow])]))
     # The partial file keeps growing, so a start and stall timeout shorter than the transfer do not matter.
     result = run(server, "15262993", download_start_timeout=1.0)
-    assert result["status"] == "COMPLETED"
+    assert result.status == "COMPLETED"
     assert folder_files(result) == {"large scan.pdf": server.files()[0].sha256}
     assert len(file_requests(server)) == 1
 
@@ -310,7 +302,7 @@ def test_signed_out_browser_raises_session_expired_not_not_found(
     browser = BrowserSession.start(launch_config, short_tmp / "fresh", "Default", short_tmp / "dl2")
     try:
         with browser.open_tab("t") as tab, pytest.raises(SessionExpiredError) as caught:
-            process_po(tab, payload(server, "15262984"), options(server, out_dir))
+            process_po(tab, po_task(server, "15262984"), options(server, out_dir))
     finally:
         browser.quit()
     assert "sessions/new" in caught.value.redirected_to or "sso" in caught.value.redirected_to
@@ -321,7 +313,7 @@ def test_session_expired_mid_run_raises_session_expired(
     sandbox_factory: Any, run: Run, out_dir: Path
 ) -> None:
     server = sandbox_factory(Scenario(pos=[PurchaseOrder("15262984", attachments=[Attachment("quote.pdf")])]))
-    assert run(server, "15262984")["status"] == "COMPLETED"
+    assert run(server, "15262984").status == "COMPLETED"
     server.expire_all_sessions()
     with pytest.raises(SessionExpiredError):
         run(server, "15262996")  # an unknown PO: still never "not found" while signed out
@@ -351,16 +343,16 @@ def test_rerun_with_saved_map_downloads_nothing_again(sandbox_factory: Any, run:
     files = [Attachment("quote.pdf"), Attachment("invoice.pdf", form="anchor")]
     server = sandbox_factory(Scenario(pos=[PurchaseOrder("15262984", attachments=files)]))
     first = run(server, "15262984")
-    saved = {f["key"]: f["name"] for f in first["files"]}
+    saved = {f.key: f.name for f in first.files}
     before = len(file_requests(server))
 
     again = run(server, "15262984", saved=saved)
 
     assert len(file_requests(server)) == before
-    assert again["status"] == "COMPLETED"
-    assert again["attachments_downloaded"] == 2
-    assert again["attachment_names"] == ["quote.pdf", "invoice.pdf"]
-    assert again["files"] == []
+    assert again.status == "COMPLETED"
+    assert again.attachments_downloaded == 2
+    assert list(again.attachment_names) == ["quote.pdf", "invoice.pdf"]
+    assert again.files == ()
     assert set(folder_files(again)) == {"quote.pdf", "invoice.pdf"}
 
 
@@ -369,9 +361,9 @@ def test_rerun_after_a_lost_result_keeps_one_copy(sandbox_factory: Any, run: Run
     server = sandbox_factory(Scenario(pos=[PurchaseOrder("15262984", attachments=[Attachment("quote.pdf")])]))
     first = run(server, "15262984")
     again = run(server, "15262984")  # no saved map: the progress store never heard of the first file
-    assert again["status"] == "COMPLETED"
-    assert again["attachment_names"] == ["quote.pdf"]
-    assert again["files"] == first["files"]
+    assert again.status == "COMPLETED"
+    assert list(again.attachment_names) == ["quote.pdf"]
+    assert again.files == first.files
     assert set(folder_files(again)) == {"quote.pdf"}
 
 
@@ -379,14 +371,14 @@ def test_rerun_after_partial_saves_only_the_missing_file(sandbox_factory: Any, r
     files = [Attachment("good.pdf"), Attachment("late.pdf", form="anchor", fail_first=2)]
     server = sandbox_factory(Scenario(pos=[PurchaseOrder("15262984", attachments=files)]))
     first = run(server, "15262984", max_download_attempts=2, download_start_timeout=1.5)
-    assert first["status"] == "PARTIAL"
-    saved = {f["key"]: f["name"] for f in first["files"]}
+    assert first.status == "PARTIAL"
+    saved = {f.key: f.name for f in first.files}
 
     again = run(server, "15262984", saved=saved)
 
-    assert again["status"] == "COMPLETED"
-    assert again["attachment_names"] == ["good.pdf", "late.pdf"]
-    assert [f["name"] for f in again["files"]] == ["late.pdf"]
+    assert again.status == "COMPLETED"
+    assert list(again.attachment_names) == ["good.pdf", "late.pdf"]
+    assert [f.name for f in again.files] == ["late.pdf"]
     assert folder_files(again) == {f.name: f.sha256 for f in server.files()}
 
 
@@ -406,7 +398,7 @@ def test_a_full_disk_raises_machine_fault_instead_of_failing_the_po(
         fill(disk, leave=300_000)
         started = time.monotonic()
         with session.open_tab("15262984", "PO15262984") as tab, pytest.raises(MachineFaultError) as caught:
-            process_po(tab, payload(server, "15262984"), options(server, out, max_download_attempts=3))
+            process_po(tab, po_task(server, "15262984"), options(server, out, max_download_attempts=3))
         assert f"the disk holding {out} is full" in str(caught.value)
         assert time.monotonic() - started < 30, "stopped at the first failed try, not after every retry"
         assert list(staging.iterdir()) == [], "the partial download is deleted"

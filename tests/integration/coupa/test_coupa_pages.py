@@ -15,13 +15,15 @@ from typing import Any
 import pytest
 
 from coupadl.browser.session import BrowserSession
-from coupadl.coupa.job import process_po
+from coupadl.coupa.job import JobOptions, process_po
+from coupadl.coupa.task import POResult
 from coupadl.errors import RetryableTaskError, ThrottledError
 from coupadl.sandbox import Attachment, PurchaseOrder, Requisition, SandboxServer, Scenario
+from support.po_tasks import po_task
 
 pytestmark = [pytest.mark.browser]
 
-Run = Callable[..., dict[str, Any]]
+Run = Callable[..., POResult]
 NUMBER = "15262984"
 
 
@@ -29,7 +31,7 @@ NUMBER = "15262984"
 def run(session: BrowserSession, out_dir: Path) -> Run:
     """`run(server, number, **option overrides)` processes one PO in a fresh tab."""
 
-    def go(server: SandboxServer, number: str = NUMBER, **overrides: Any) -> dict[str, Any]:
+    def go(server: SandboxServer, number: str = NUMBER, **overrides: Any) -> POResult:
         options: dict[str, Any] = {
             "base_url": server.base_url,
             "out_dir": str(out_dir),
@@ -42,21 +44,14 @@ def run(session: BrowserSession, out_dir: Path) -> Run:
             "settle_timeout": 8.0,
         }
         options.update(overrides)
-        payload = {
-            "po": f"PO{number}",
-            "digits": number,
-            "url": server.po_url(number),
-            "saved": {},
-            "attempt": 1,
-        }
         with session.open_tab(number, f"PO{number}") as tab:
-            return process_po(tab, payload, options)
+            return process_po(tab, po_task(server, number), JobOptions.from_mapping(options))
 
     return go
 
 
-def saved(result: dict[str, Any]) -> dict[str, str]:
-    folder = Path(result["download_folder"])
+def saved(result: POResult) -> dict[str, str]:
+    folder = Path(result.download_folder)
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
 
 
@@ -92,10 +87,10 @@ def test_attachments_inserted_after_load_are_all_saved(
 
     result = run(server)
 
-    assert result["status"] == "COMPLETED"
-    assert result["error"] == ""
-    assert result["attachments_found"] == 3
-    assert sorted(result["attachment_names"]) == ["mail.eml", "quote.pdf", "terms.pdf"]
+    assert result.status == "COMPLETED"
+    assert result.error == ""
+    assert result.attachments_found == 3
+    assert sorted(result.attachment_names) == ["mail.eml", "quote.pdf", "terms.pdf"]
     assert saved(result) == served(server)
 
 
@@ -135,8 +130,8 @@ def test_no_attachments_only_after_the_quiet_time_and_it_says_so(sandbox_factory
     result = run(server)
 
     assert time.monotonic() - started >= 2.0
-    assert result["status"] == "NO_ATTACHMENTS"
-    assert result["error"] == (
+    assert result.status == "NO_ATTACHMENTS"
+    assert result.error == (
         f"PO {NUMBER}: settled (document complete, nothing loading, no attachment for 2 s); "
         "no requisition linked"
     )
@@ -148,8 +143,8 @@ def test_no_attachments_on_the_po_nor_its_requisition(sandbox_factory: Any, run:
 
     result = run(server)
 
-    assert result["status"] == "NO_ATTACHMENTS"
-    assert result["error"] == (
+    assert result.status == "NO_ATTACHMENTS"
+    assert result.error == (
         f"PO {NUMBER}: settled (document complete, nothing loading, no attachment for 2 s); "
         "requisition 5001300: settled (document complete, nothing loading, no attachment for 2 s)"
     )
@@ -162,7 +157,7 @@ def test_a_page_with_files_is_not_held_for_the_quiet_time(sandbox_factory: Any, 
     run(server)  # warm-up: the first page of a window is slower
     started = time.monotonic()
     result = run(server, settle_quiet=30.0)
-    assert result["status"] == "COMPLETED"
+    assert result.status == "COMPLETED"
     assert time.monotonic() - started < 30.0
 
 
@@ -183,24 +178,24 @@ def test_unknown_po_in_another_language_is_not_found(
 ) -> None:
     server = sandbox_factory(Scenario(pos=[], language=language))  # type: ignore[arg-type]
     result = run(server)
-    assert result["status"] == "PO_NOT_FOUND"
-    assert result["error"] == text
+    assert result.status == "PO_NOT_FOUND"
+    assert result.error == text
     assert not out_dir.exists()
 
 
 def test_forbidden_po_in_pt_br_is_not_found(sandbox_factory: Any, run: Run) -> None:
     server = sandbox_factory(Scenario(pos=[PurchaseOrder(NUMBER, kind="forbidden", language="pt-BR")]))
     result = run(server)
-    assert result["status"] == "PO_NOT_FOUND"
-    assert result["error"] == "Você não está autorizado a acessar esta página"
+    assert result.status == "PO_NOT_FOUND"
+    assert result.error == "Você não está autorizado a acessar esta página"
 
 
 @pytest.mark.parametrize(("kind", "status"), [("http_404", 404), ("http_403", 403)])
 def test_http_404_and_403_are_not_found(sandbox_factory: Any, run: Run, kind: str, status: int) -> None:
     server = sandbox_factory(Scenario(pos=[PurchaseOrder(NUMBER, kind=kind)]))  # type: ignore[arg-type]
     result = run(server)
-    assert result["status"] == "PO_NOT_FOUND"
-    assert result["error"] == f"HTTP {status}"
+    assert result.status == "PO_NOT_FOUND"
+    assert result.error == f"HTTP {status}"
     assert [r.status for r in server.requests() if r.path == f"/order_headers/{NUMBER}"] == [status]
 
 
@@ -209,9 +204,9 @@ def test_unknown_po_redirected_home_fails_with_where_it_landed(
 ) -> None:
     server = sandbox_factory(Scenario(pos=[], unknown_po="redirect_home"))
     result = run(server)
-    assert result["status"] == "FAILED"
-    assert result["error"] == f"landed on /user/home, not PO {NUMBER}"
-    assert result["download_folder"] == ""
+    assert result.status == "FAILED"
+    assert result.error == f"landed on /user/home, not PO {NUMBER}"
+    assert result.download_folder == ""
     assert not out_dir.exists()
 
 
@@ -221,9 +216,9 @@ def test_a_page_showing_another_po_number_fails_and_saves_nothing(
     po = PurchaseOrder(NUMBER, "Acme GmbH", attachments=[Attachment("quote.pdf")], shown_number="15262983")
     server = sandbox_factory(Scenario(pos=[po]))
     result = run(server)
-    assert result["status"] == "FAILED"
-    assert result["error"] == f"the page shows #15262983, not PO {NUMBER}"
-    assert result["attachments_found"] == 0
+    assert result.status == "FAILED"
+    assert result.error == f"the page shows #15262983, not PO {NUMBER}"
+    assert result.attachments_found == 0
     assert file_requests(server) == []
     assert not out_dir.exists()
 
@@ -239,7 +234,7 @@ def test_http_429_raises_throttled_with_the_sites_retry_after(sandbox_factory: A
     # The header was read with one HEAD request: the navigation's headers are not visible to the page.
     page_hits = [(r.method, r.status) for r in server.requests() if r.path == f"/order_headers/{NUMBER}"]
     assert page_hits == [("GET", 429), ("HEAD", 429)]
-    assert run(server)["status"] == "COMPLETED"
+    assert run(server).status == "COMPLETED"
 
 
 def test_http_429_without_retry_after_backs_off(sandbox_factory: Any, run: Run) -> None:
@@ -257,9 +252,9 @@ def test_loading_elsewhere_on_the_page_does_not_hold_it(sandbox_factory: Any, ru
         Scenario(pos=[PurchaseOrder(NUMBER, "Acme GmbH", attachments=attachments, busy_elsewhere=True)])
     )
     result = run(server, settle_timeout=4.0)
-    assert result["status"] == ("COMPLETED" if files else "NO_ATTACHMENTS")
+    assert result.status == ("COMPLETED" if files else "NO_ATTACHMENTS")
     if not files:
-        assert result["error"] == (
+        assert result.error == (
             f"PO {NUMBER}: settled (document complete, nothing loading, no attachment for 2 s); "
             "no requisition linked"
         )

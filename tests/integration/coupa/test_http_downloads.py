@@ -22,15 +22,17 @@ from coupadl.browser.cookies import window_cookies
 from coupadl.browser.session import BrowserSession
 from coupadl.coupa.http_clients import http_health, reset_shared_clients
 from coupadl.coupa.http_files import TEMP_PREFIX
-from coupadl.coupa.job import process_po
+from coupadl.coupa.job import JobOptions, process_po
+from coupadl.coupa.task import POResult
 from coupadl.errors import SessionExpiredError
 from coupadl.log import bind, close_logging, configure_logging
 from coupadl.sandbox import Attachment, PurchaseOrder, SandboxServer, Scenario
 from coupadl.sandbox.app import SESSION_COOKIE
+from support.po_tasks import po_task
 
 pytestmark = [pytest.mark.browser]
 
-Run = Callable[..., dict[str, Any]]
+Run = Callable[..., POResult]
 PO = "15262984"
 
 
@@ -71,7 +73,7 @@ def run(session: BrowserSession, out_dir: Path) -> Run:
 
     def go(
         server: SandboxServer, number: str = PO, saved: dict[str, str] | None = None, **overrides: Any
-    ) -> dict[str, Any]:
+    ) -> POResult:
         options: dict[str, Any] = {
             "base_url": server.base_url,
             "out_dir": str(out_dir),
@@ -82,17 +84,16 @@ def run(session: BrowserSession, out_dir: Path) -> Run:
             "retry_backoff": 0.1,
         }
         options.update(overrides)
-        payload = {"po": f"PO{number}", "digits": number, "url": server.po_url(number), "saved": saved or {}}
         with session.open_tab(number, f"PO{number}") as tab:
-            result = process_po(tab, payload, options)
+            result = process_po(tab, po_task(server, number, saved), JobOptions.from_mapping(options))
         assert list(session.download_dir.iterdir()) == [], "the staging folder must be left empty"
         return result
 
     return go
 
 
-def folder_files(result: dict[str, Any]) -> dict[str, str]:
-    folder = Path(result["download_folder"])
+def folder_files(result: POResult) -> dict[str, str]:
+    folder = Path(result.download_folder)
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
 
 
@@ -159,7 +160,7 @@ def test_redirect_to_a_storage_host_with_another_name(sandbox_factory: Any, run:
 
     result = run(server, download_mode="http")  # no fallback: only the HTTP path can have saved them
 
-    assert result["status"] == "COMPLETED"
+    assert result.status == "COMPLETED"
     assert folder_files(result) == {f.name: f.sha256 for f in server.files()}
     storage = [r for r in server.requests() if r.path.startswith("/storage/signed/")]
     assert [(r.host, r.status) for r in storage] == [(f"localhost:{server.port}", 200)] * 2
@@ -172,7 +173,7 @@ def test_server_error_then_success_is_retried_at_once(sandbox_factory: Any, run:
     started = time.monotonic()
     result = run(server, download_start_timeout=30.0)
     elapsed = time.monotonic() - started
-    assert result["status"] == "COMPLETED"
+    assert result.status == "COMPLETED"
     assert folder_files(result) == {"unstable.pdf": server.files()[0].sha256}
     statuses = [r.status for r in server.requests() if r.path.startswith("/attachment/")]
     assert statuses == [500, 200]
@@ -198,8 +199,8 @@ def test_file_url_only_a_click_reveals_is_clicked_in_the_page(
 
     result = run(server)
 
-    assert result["status"] == "COMPLETED"
-    assert result["attachment_names"] == ["hidden.pdf", "plain.pdf"]
+    assert result.status == "COMPLETED"
+    assert list(result.attachment_names) == ["hidden.pdf", "plain.pdf"]
     assert folder_files(result) == {f.name: f.sha256 for f in server.files()}
     hidden_route = f"/attachments/{server.files()[0].attachment_id}/download"
     assert [r.status for r in server.requests() if r.path == hidden_route] == [200]
@@ -207,9 +208,9 @@ def test_file_url_only_a_click_reveals_is_clicked_in_the_page(
     assert set(saved) == {"hidden.pdf", "plain.pdf"}
     # And a rerun knows the clicked file by its key: nothing is downloaded twice.
     before = len(server.requests())
-    again = run(server, saved={f["key"]: f["name"] for f in result["files"]})
-    assert again["status"] == "COMPLETED"
-    assert again["files"] == []
+    again = run(server, saved={f.key: f.name for f in result.files})
+    assert again.status == "COMPLETED"
+    assert again.files == ()
     assert not [r for r in server.requests()[before:] if "download" in r.path or "attachment_file" in r.path]
 
 
@@ -226,7 +227,7 @@ def test_proxy_refusing_with_407_falls_back_to_the_page(
 
     result = run(server)
 
-    assert result["status"] == "COMPLETED"
+    assert result.status == "COMPLETED"
     assert folder_files(result) == {"quote.pdf": server.files()[0].sha256}
     assert len(hits) == 1 and hits[0].startswith(f"{server.base_url}/attachment/")
     (fallback,) = named(log_file, "attachment.browser_fallback")
@@ -246,7 +247,7 @@ def test_tls_failure_to_the_proxy_falls_back_to_the_page(
 
     result = run(server)
 
-    assert result["status"] == "COMPLETED"
+    assert result.status == "COMPLETED"
     assert folder_files(result) == {"quote.pdf": server.files()[0].sha256}
     (fallback,) = named(log_file, "attachment.browser_fallback")
     assert "ConnectError" in fallback["reason"] or "SSL" in fallback["reason"]
@@ -266,7 +267,7 @@ def test_three_refusals_in_a_row_turn_http_off_for_the_run_with_one_warning(
 
     result = run(server, download_concurrency=1)
 
-    assert result["status"] == "COMPLETED"
+    assert result.status == "COMPLETED"
     assert folder_files(result) == {f.name: f.sha256 for f in server.files()}
     assert len(hits) == 3  # the first three tried HTTP; then the page only
     assert len(named(log_file, "http.disabled")) == 1
@@ -283,8 +284,8 @@ def test_two_files_with_one_name_keep_page_order_whatever_finishes_first(
     server = sandbox_factory(one_po(*files))
     result = run(server)
     first, second = server.files()
-    assert result["status"] == "COMPLETED"
-    assert result["attachment_names"] == ["quote.pdf", "quote (2).pdf"]
+    assert result.status == "COMPLETED"
+    assert list(result.attachment_names) == ["quote.pdf", "quote (2).pdf"]
     assert folder_files(result) == {"quote.pdf": first.sha256, "quote (2).pdf": second.sha256}
 
 
@@ -297,7 +298,7 @@ def test_leftover_temporary_files_are_removed_when_the_po_is_processed_again(
     leftover = folder / f"{TEMP_PREFIX}0123456789abcdef.part"
     leftover.write_bytes(b"half a file from a killed worker")
     result = run(server)
-    assert result["status"] == "COMPLETED"
+    assert result.status == "COMPLETED"
     assert sorted(p.name for p in folder.iterdir()) == ["quote.pdf"]
 
 
@@ -323,7 +324,7 @@ def test_cookie_values_never_reach_a_log(
     finally:
         bind(po=None)
 
-    assert result["status"] == "COMPLETED"
+    assert result.status == "COMPLETED"
     text = log_file.read_text(encoding="utf-8")
     assert "attachment.saved" in text
     lines = events(log_file)

@@ -24,6 +24,17 @@ import pytest
 
 from coupadl.browser.launcher import LaunchConfig
 from coupadl.pool import PoolEvent, Task, WorkerStatus
+from coupadl.pool.events import (
+    MemoryChecked,
+    PoolFaulted,
+    SessionExpired,
+    TaskFinished,
+    TaskRunning,
+    Tick,
+    WorkerCrashed,
+    WorkerFailed,
+    WorkerRestarting,
+)
 from coupadl.sandbox import SandboxServer, Scenario
 from support.pool_harness import PoolHarness
 from support.waiting import wait_for
@@ -77,12 +88,12 @@ def kill9(pid: int) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
-def on_task_started(task_id: str, action: Callable[[PoolEvent, PoolHarness], None]) -> Any:
+def on_task_started(task_id: str, action: Callable[[PoolEvent[Any], PoolHarness], None]) -> Any:
     """A harness hook that runs `action` once, when `task_id` starts for the first time."""
     fired: list[bool] = []
 
-    def hook(event: PoolEvent, harness: PoolHarness) -> None:
-        if event.kind == "task_started" and event.data.get("task_id") == task_id and not fired:
+    def hook(event: PoolEvent[Any], harness: PoolHarness) -> None:
+        if isinstance(event, TaskRunning) and event.task_id == task_id and not fired:
             fired.append(True)
             action(event, harness)
 
@@ -96,7 +107,7 @@ def kill_browser_during(harness: PoolHarness, task_id: str) -> list[int]:
     """kill -9 the browser of whichever worker takes `task_id`, 1 s into the task; returns [its worker id]."""
     victim: list[int] = []
 
-    def kill_browser(event: PoolEvent, h: PoolHarness) -> None:
+    def kill_browser(event: PoolEvent[Any], h: PoolHarness) -> None:
         assert event.worker_id is not None
         victim.append(event.worker_id)
         later(1.0, lambda: kill9(h.current_browser(victim[0])))
@@ -110,7 +121,7 @@ def test_three_workers_finish_thirty_tasks_one_browser_and_one_task_tab_each(
 ) -> None:
     harness = make_pool(sandbox, workers=3)
     reports = harness.start()
-    assert [r["status"] for r in reports.values()] == ["ready"] * 3
+    assert [r.status for r in reports.values()] == ["ready"] * 3
 
     outcomes = harness.run(tasks(sandbox, 30))
 
@@ -130,7 +141,7 @@ def test_three_workers_finish_thirty_tasks_one_browser_and_one_task_tab_each(
         assert handles.isdisjoint(r["main_handle"] for r in results), "never in the main window"
         assert all(r["tabs_at_start"] == 2 for r in results), "only the main window besides the task's tab"
         assert all(r["tabs_during"] == 2 for r in results)
-    assert not harness.kinds("worker_crashed") and not harness.kinds("worker_restarting")
+    assert not harness.kinds(WorkerCrashed) and not harness.kinds(WorkerRestarting)
     assert harness.pool is not None
     assert {w.processed for w in harness.pool.workers.values()} <= set(range(1, 31))
     assert sum(w.processed for w in harness.pool.workers.values()) == 30
@@ -174,8 +185,8 @@ def test_browser_killed_mid_task_restarts_only_that_worker(
     assert set(harness.finished_counts().values()) == {1}, "no task lost or completed twice"
     assert outcomes["t03"].attempts == 2
     (dead,) = victim
-    assert [e.worker_id for e in harness.kinds("worker_crashed")] == [dead]
-    assert [e.worker_id for e in harness.kinds("worker_restarting")] == [dead], "that worker restarts"
+    assert [e.worker_id for e in harness.kinds(WorkerCrashed)] == [dead]
+    assert [e.worker_id for e in harness.kinds(WorkerRestarting)] == [dead], "that worker restarts"
     # The others may finish the batch before it is back; if it came back, it has a new browser.
     assert len(set(harness.browser_pids[dead])) == len(harness.browser_pids[dead])
     for other in {1, 2, 3} - {dead}:
@@ -193,7 +204,7 @@ def test_worker_process_killed_and_hung_task_are_recovered(
     pool = harness.pool
     killed: list[int] = []
 
-    def kill_worker(event: PoolEvent, _h: PoolHarness) -> None:
+    def kill_worker(event: PoolEvent[Any], _h: PoolHarness) -> None:
         assert event.worker_id is not None
         killed.append(event.worker_id)
         pid = pool.workers[event.worker_id].process.pid
@@ -212,7 +223,7 @@ def test_worker_process_killed_and_hung_task_are_recovered(
     assert all(o.error == "" for o in outcomes.values())
     assert set(harness.finished_counts().values()) == {1}
     assert outcomes["t01"].attempts == 2 and outcomes["t02"].attempts == 2
-    reasons = [e.data["reason"] for e in harness.kinds("worker_crashed")]
+    reasons = [e.reason for e in harness.kinds(WorkerCrashed)]
     assert len(reasons) == 2
     assert any("exit code -9" in r for r in reasons), reasons
     assert any("longer than" in r for r in reasons), reasons
@@ -234,7 +245,7 @@ def test_worker_that_cannot_restart_hands_its_task_to_another(
     (dead,) = victim
     (survivor,) = {1, 2} - {dead}
     assert harness.pool.workers[dead].status is WorkerStatus.FAILED
-    assert [e.worker_id for e in harness.kinds("worker_failed")] == [dead]
+    assert [e.worker_id for e in harness.kinds(WorkerFailed)] == [dead]
     assert sorted(outcomes) == [t.task_id for t in work]
     assert all(o.error == "" for o in outcomes.values())
     assert outcomes["t01"].worker_id == survivor and outcomes["t01"].attempts == 2
@@ -253,15 +264,15 @@ def test_memory_above_limit_restarts_heaviest_worker_between_tasks(
     assert sorted(outcomes) == [f"t{i:02d}" for i in range(8)]
     assert all(o.error == "" and o.attempts == 1 for o in outcomes.values()), "no task was cut off"
     assert set(harness.finished_counts().values()) == {1}
-    assert not harness.kinds("worker_crashed")
-    restarts = [e for e in harness.kinds("worker_restarting") if e.data.get("reason") == "memory"]
+    assert not harness.kinds(WorkerCrashed)
+    restarts = [e for e in harness.kinds(WorkerRestarting) if e.reason == "memory"]
     assert restarts, "a memory restart happened"
     first = restarts[0]
-    memory = [e for e in harness.events[: harness.events.index(first)] if e.kind == "memory"]
-    usage: dict[int, int] = memory[-1].data["usage"]
+    memory = [e for e in harness.events[: harness.events.index(first)] if isinstance(e, MemoryChecked)]
+    usage = memory[-1].usage
     assert first.worker_id == max(usage, key=lambda k: usage[k]), "the heaviest worker was restarted"
-    assert memory[-1].data["limit"] < sum(usage.values())
-    assert memory[-1].data["measure"] == "uss", "the decision was taken on USS, RSS only looked first"
+    assert memory[-1].limit < sum(usage.values())
+    assert memory[-1].measure == "uss", "the decision was taken on USS, RSS only looked first"
     assert first.worker_id is not None
     assert len(harness.browser_pids[first.worker_id]) >= 2
 
@@ -285,7 +296,7 @@ def test_sessions_expiring_mid_batch_leave_tasks_pending_never_failed(
     pending = [t.task_id for t in harness.pool.pending_tasks()]
     assert sorted([*outcomes, *pending]) == [t.task_id for t in work], "every task finished or pending"
     assert not set(outcomes) & set(pending)
-    assert harness.kinds("session_expired")
+    assert harness.kinds(SessionExpired)
     assert all(w.status is WorkerStatus.FAILED for w in harness.pool.workers.values())
     assert set(harness.finished_counts().values()) == {1}
 
@@ -318,8 +329,8 @@ def test_request_stop_mid_batch_closes_everything_within_a_minute(
     pool = harness.pool
     stop_at: list[float] = []
 
-    def stop_after_five(event: PoolEvent, _h: PoolHarness) -> None:
-        if event.kind == "task_finished" and not stop_at and len(harness.kinds("task_finished")) >= 5:
+    def stop_after_five(event: PoolEvent[Any], _h: PoolHarness) -> None:
+        if isinstance(event, TaskFinished) and not stop_at and len(harness.kinds(TaskFinished)) >= 5:
             stop_at.append(time.monotonic())
             pool.request_stop()
 
@@ -412,8 +423,8 @@ def test_a_machine_fault_in_a_task_stops_the_run_and_fails_nothing(
     assert sorted([*outcomes, *pending]) == [t.task_id for t in work]
     returned = next(t for t in pool.pending_tasks() if t.task_id == "t04")
     assert returned.attempts == 0, "the attempt the fault cut short does not count"
-    assert [e.data["reason"] for e in harness.kinds("pool_fault")] == [pool.fault]
-    assert harness.kinds("tick"), "the pool ticks while it runs"
+    assert [e.reason for e in harness.kinds(PoolFaulted)] == [pool.fault]
+    assert harness.kinds(Tick), "the pool ticks while it runs"
     assert harness.leftovers() == []
     assert harness.leftover_folders() == []
 
@@ -426,8 +437,8 @@ def test_abort_from_the_supervisor_stops_at_once_and_keeps_the_first_reason(
     assert harness.pool is not None
     pool = harness.pool
 
-    def abort_after_three(event: PoolEvent, _h: PoolHarness) -> None:
-        if event.kind == "task_finished" and len(harness.kinds("task_finished")) == 3:
+    def abort_after_three(event: PoolEvent[Any], _h: PoolHarness) -> None:
+        if isinstance(event, TaskFinished) and len(harness.kinds(TaskFinished)) == 3:
             pool.abort("output folder gone")
             pool.abort("a second reason")
 

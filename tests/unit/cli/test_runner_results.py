@@ -13,6 +13,11 @@ from rich.console import Console
 
 from coupadl.batch import ProgressStore, read_po_list
 from coupadl.cli.runner import BatchRun
+from coupadl.coupa.downloads import SavedFile
+from coupadl.coupa.po import POStatus
+from coupadl.coupa.task import AlreadySaved, POResult, POTask
+from coupadl.pool.events import SessionExpired, TaskDispatched, TaskFinished
+from coupadl.pool.tasks import TaskOutcome
 from coupadl.settings import load_settings
 
 
@@ -64,3 +69,52 @@ def test_results_that_cannot_be_written_at_all_are_a_warning_not_a_crash(
     assert run._write_results(store) == []
     assert "results not written" in text.getvalue()
     assert run.fault is None
+
+
+def test_typed_events_reach_the_store_and_the_next_task_knows_what_was_saved(
+    batch: tuple[BatchRun, ProgressStore, io.StringIO], tmp_path: Path
+) -> None:
+    run, store, _text = batch
+    run._store = store
+    run._letters = {1: "A", 2: "B"}
+    first, second = run.po_list.pos
+    url = "https://acme.coupahost.com/order_headers/100001"
+    saved = SavedFile(f"{url}/attachments/7", "quote.pdf", tmp_path / "quote.pdf", 12, "ab" * 32)
+    result = POResult(
+        POStatus.COMPLETED,
+        coupa_url=url,
+        supplier="Acme GmbH",
+        attachments_found=1,
+        attachments_downloaded=1,
+        attachment_names=("quote.pdf",),
+        download_folder=str(tmp_path / "Acme GmbH" / "PO100001"),
+        files=(saved,),
+    )
+
+    run._on_event(TaskDispatched(1, first.digits, 1))
+    run._on_event(TaskDispatched(2, second.digits, 1))
+    run._on_event(SessionExpired(2, second.digits, "signed out"))
+    run._on_event(TaskFinished(TaskOutcome(first.digits, 1, 1, result=result)))
+
+    done, back = store.all()[first.digits], store.all()[second.digits]
+    assert (done.status, done.worker, done.supplier, done.attempts) == (
+        POStatus.COMPLETED,
+        "A",
+        "Acme GmbH",
+        1,
+    )
+    assert done.attachment_names == ("quote.pdf",) and done.coupa_url == url
+    assert (back.status, back.attempts) == (POStatus.PENDING, 0), "an expired session refunds the attempt"
+    task = run._task(store, first, "https://acme.coupahost.com")
+    assert task == POTask(first, url, (AlreadySaved(saved.key, "quote.pdf"),))
+
+
+def test_a_task_nobody_could_do_is_failed_with_its_error(
+    batch: tuple[BatchRun, ProgressStore, io.StringIO],
+) -> None:
+    run, store, _text = batch
+    run._store = store
+    po = run.po_list.pos[0]
+    run._on_event(TaskFinished(TaskOutcome[POResult](po.digits, None, 3, error="window lost")))
+    state = store.all()[po.digits]
+    assert (state.status, state.error_message, state.worker) == (POStatus.FAILED, "window lost", "")

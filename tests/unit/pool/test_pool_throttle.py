@@ -13,7 +13,7 @@ import pytest
 
 from coupadl.browser.discovery import Executables
 from coupadl.browser.launcher import LaunchConfig
-from coupadl.pool.events import PoolEvent
+from coupadl.pool.events import PoolEvent, TaskDispatched, TaskThrottled
 from coupadl.pool.messages import FailureKind, RunTask, TaskError
 from coupadl.pool.pool import PersistentWorkerPool, PoolConfig, Task, _Worker
 from coupadl.pool.states import WorkerStatus
@@ -44,8 +44,10 @@ def pool(tmp_path: Path) -> Iterator[PersistentWorkerPool]:
         throttle_spacing_s=0.3,
         max_throttled=3,
     )
-    events: list[PoolEvent] = []
-    pool = PersistentWorkerPool(config, [], on_event=events.append, clone_slots=object())
+    events: list[PoolEvent[Any]] = []
+    pool: PersistentWorkerPool[dict[str, Any], Any] = PersistentWorkerPool(
+        config, [], on_event=events.append, clone_slots=object()
+    )
     pool.events = events  # type: ignore[attr-defined]
     for wid in (1, 2):
         worker = _Worker(wid, SimpleNamespace(letter="AB"[wid - 1]))  # type: ignore[arg-type]
@@ -62,9 +64,7 @@ def pool(tmp_path: Path) -> Iterator[PersistentWorkerPool]:
 def sent(pool: PersistentWorkerPool) -> list[tuple[int, str, int]]:
     """(worker, task, attempt) of every task handed out, in order."""
     events = pool.events  # type: ignore[attr-defined]
-    order = [
-        (e.worker_id, e.data["task_id"], e.data["attempt"]) for e in events if e.kind == "task_dispatched"
-    ]
+    order = [(e.worker_id, e.task_id, e.attempt) for e in events if isinstance(e, TaskDispatched)]
     inboxes = sorted(
         (wid, m.task_id, m.attempt)
         for wid, w in pool.workers.items()
@@ -92,9 +92,9 @@ def test_throttled_task_goes_first_without_spending_its_attempt_and_every_worker
     held_at = time.monotonic()
     assert [t.task_id for t in pool._queue] == ["t1", "t3"]
     assert pool._queue[0].attempts == 0 and pool._queue[0].throttled == 1
-    assert [e.kind for e in pool.events].count("task_throttled") == 1  # type: ignore[attr-defined]
-    (event,) = [e for e in pool.events if e.kind == "task_throttled"]  # type: ignore[attr-defined]
-    assert event.data["retry_after_s"] == 0.5 and event.data["task_id"] == "t1"
+    assert sum(isinstance(e, TaskThrottled) for e in pool.events) == 1  # type: ignore[attr-defined]
+    (event,) = [e for e in pool.events if isinstance(e, TaskThrottled)]  # type: ignore[attr-defined]
+    assert event.retry_after_s == 0.5 and event.task_id == "t1"
 
     # Worker 1 is idle and worker 2 finishes: neither gets a task while the hold lasts.
     pool.workers[2].task = None
