@@ -79,7 +79,7 @@ def test_typed_events_reach_the_store_and_the_next_task_knows_what_was_saved(
     run._letters = {1: "A", 2: "B"}
     first, second = run.po_list.pos
     url = "https://acme.coupahost.com/order_headers/100001"
-    saved = SavedFile(f"{url}/attachments/7", "quote.pdf", tmp_path / "quote.pdf", 12, "ab" * 32)
+    saved = SavedFile(f"{url}/attachments/7", "quote.pdf", 12, "ab" * 32, tmp_path / "quote.pdf")
     result = POResult(
         POStatus.COMPLETED,
         coupa_url=url,

@@ -85,7 +85,7 @@ def _messages() -> list[object]:
         attachment_names=("quote.pdf",),
         download_folder="/out/Müller & Söhne GmbH/PO15262984",
         error="not saved: terms.pdf: HTTP 500",
-        files=(SavedFile(f"{URL}/attachments/1", "quote.pdf", Path("/out/x/quote.pdf"), 1024, "ab" * 32),),
+        files=(SavedFile(f"{URL}/attachments/1", "quote.pdf", 1024, "ab" * 32, Path("/out/x/quote.pdf")),),
     )
     me = TrackedProcess.of(os.getpid(), "worker")
     assert me is not None
