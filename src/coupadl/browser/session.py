@@ -36,8 +36,17 @@ from coupadl.browser.processes import TrackedProcess, alive, end_trees
 from coupadl.browser.signin import SIGNIN_PROBE_JS
 from coupadl.browser.translate import SeleniumError, translate
 from coupadl.errors import CoupadlError, StalePageError
+from coupadl.lifecycle import Lifecycle, StateMachine
 
-__all__ = ["NEW_DOCUMENT_JS", "BrowserSession", "SessionState", "Tab", "TabStatus"]
+__all__ = [
+    "NEW_DOCUMENT_JS",
+    "SESSION_LIFECYCLE",
+    "TAB_LIFECYCLE",
+    "BrowserSession",
+    "SessionState",
+    "Tab",
+    "TabStatus",
+]
 
 T = TypeVar("T")
 
@@ -53,7 +62,14 @@ return [location.href, previous === undefined ? null : String(previous), perform
 
 class SessionState(StrEnum):
     """`BrowserSession` lifecycle: INITIALIZING → AUTHENTICATED → ACTIVE → CLOSING → CLOSED;
-    ERROR → RECOVERING → ACTIVE on recovery."""
+    ERROR → RECOVERING → ACTIVE on recovery (seed 002).
+
+    CLOSING may come from any state (a window is quit wherever it is: not verified, failed, at shutdown).
+    ERROR and RECOVERING are never entered: a session is not repaired in place. A window that fails
+    verification is quit and started again by `VerifiedWindow`'s remediation; a browser lost while a task runs
+    ends its worker process, and the pool restarts the worker (CRASHED → RESTARTING) with a new session. The
+    states and their transitions stay for the seed's vocabulary.
+    """
 
     INITIALIZING = "initializing"
     AUTHENTICATED = "authenticated"
@@ -64,23 +80,36 @@ class SessionState(StrEnum):
     RECOVERING = "recovering"
 
 
-_SESSION_TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
-    SessionState.INITIALIZING: frozenset(
-        {SessionState.AUTHENTICATED, SessionState.ERROR, SessionState.CLOSING}
-    ),
-    SessionState.AUTHENTICATED: frozenset({SessionState.ACTIVE, SessionState.ERROR, SessionState.CLOSING}),
-    SessionState.ACTIVE: frozenset({SessionState.ERROR, SessionState.CLOSING}),
-    SessionState.ERROR: frozenset({SessionState.RECOVERING, SessionState.CLOSING}),
-    SessionState.RECOVERING: frozenset(
-        {SessionState.ACTIVE, SessionState.AUTHENTICATED, SessionState.ERROR, SessionState.CLOSING}
-    ),
-    SessionState.CLOSING: frozenset({SessionState.CLOSED}),
-    SessionState.CLOSED: frozenset(),
-}
+SESSION_LIFECYCLE: Lifecycle[SessionState] = Lifecycle(
+    "session",
+    {
+        SessionState.INITIALIZING: {SessionState.AUTHENTICATED, SessionState.ERROR, SessionState.CLOSING},
+        SessionState.AUTHENTICATED: {SessionState.ACTIVE, SessionState.ERROR, SessionState.CLOSING},
+        SessionState.ACTIVE: {SessionState.ERROR, SessionState.CLOSING},
+        SessionState.ERROR: {SessionState.RECOVERING, SessionState.CLOSING},
+        SessionState.RECOVERING: {
+            SessionState.ACTIVE,
+            SessionState.AUTHENTICATED,
+            SessionState.ERROR,
+            SessionState.CLOSING,
+        },
+        SessionState.CLOSING: {SessionState.CLOSED},
+        SessionState.CLOSED: set(),
+    },
+)
 
 
 class TabStatus(StrEnum):
-    """`Tab` lifecycle: OPENING → LOADING → PROCESSING → COMPLETED → CLOSING → CLOSED; ERROR → FAILED."""
+    """`Tab` lifecycle: OPENING → LOADING → PROCESSING → COMPLETED → CLOSING → CLOSED; ERROR → FAILED
+    (seed 002).
+
+    A `Tab` is one task's use of the window's task tab. Each `get` goes LOADING → PROCESSING (a new document)
+    or LOADING → ERROR (the tab may not be read); a later `get` in the same task starts LOADING again. The
+    task ends COMPLETED when it returns, FAILED when it raises, from whatever state it was in.
+    CLOSING and CLOSED are never entered: the tab itself is kept for the next task, or closed by
+    `BrowserSession.replace_task_tab` after its `Tab` ended (COMPLETED or FAILED); they stay for the seed's
+    vocabulary.
+    """
 
     OPENING = "opening"
     LOADING = "loading"
@@ -90,6 +119,22 @@ class TabStatus(StrEnum):
     CLOSED = "closed"
     ERROR = "error"
     FAILED = "failed"
+
+
+_T = TabStatus
+TAB_LIFECYCLE: Lifecycle[TabStatus] = Lifecycle(
+    "tab",
+    {
+        _T.OPENING: {_T.LOADING, _T.COMPLETED, _T.FAILED},
+        _T.LOADING: {_T.PROCESSING, _T.ERROR, _T.FAILED},
+        _T.PROCESSING: {_T.LOADING, _T.COMPLETED, _T.FAILED},
+        _T.ERROR: {_T.LOADING, _T.COMPLETED, _T.FAILED},
+        _T.COMPLETED: {_T.CLOSING},
+        _T.CLOSING: {_T.CLOSED},
+        _T.CLOSED: set(),
+        _T.FAILED: set(),
+    },
+)
 
 
 class BrowserSession:
@@ -107,7 +152,7 @@ class BrowserSession:
         self._driver = driver
         self.user_data_dir = user_data_dir
         self.download_dir = download_dir
-        self.state = SessionState.INITIALIZING
+        self._state = StateMachine(SESSION_LIFECYCLE, SessionState.INITIALIZING)
         self.startup_time = datetime.now(UTC)
         self.last_activity = self.startup_time
         self.active_tabs: dict[str, str] = {}
@@ -176,13 +221,14 @@ class BrowserSession:
             return False
         return True
 
+    @property
+    def state(self) -> SessionState:
+        """Where the session is in its lifecycle; changed only through `transition`."""
+        return self._state.state
+
     def transition(self, new: SessionState) -> None:
-        """Move to `new`, refusing transitions the lifecycle does not allow."""
-        if new is self.state:
-            return
-        if new not in _SESSION_TRANSITIONS[self.state]:
-            raise ValueError(f"session cannot go from {self.state.value} to {new.value}")
-        self.state = new
+        """Move to `new` (checked against `SESSION_LIFECYCLE`)."""
+        self._state.to(new)
 
     # --- commands ---------------------------------------------------------------------------------
 
@@ -273,13 +319,13 @@ class BrowserSession:
         try:
             yield tab
         except BaseException:
-            tab.status = TabStatus.FAILED
+            tab.set_status(TabStatus.FAILED)
             self.active_tabs.pop(task_id, None)
             with contextlib.suppress(CoupadlError):  # a dead browser: the caller finds out and restarts
                 self.replace_task_tab()
             raise
         self.active_tabs.pop(task_id, None)
-        tab.status = TabStatus.COMPLETED
+        tab.set_status(TabStatus.COMPLETED)
         self._task_tab_uses += 1
         extra = [
             h
@@ -343,7 +389,17 @@ class Tab:
         self.task_id = task_id
         self.po_number = po_number
         self.creation_time = datetime.now(UTC)
-        self.status = TabStatus.OPENING  # PROCESSING once a `get` in this task landed on a new document
+        # PROCESSING once a `get` in this task landed on a new document
+        self._status = StateMachine(TAB_LIFECYCLE, TabStatus.OPENING, f"of task {task_id}")
+
+    @property
+    def status(self) -> TabStatus:
+        """Where this task's use of the tab is (see `TabStatus`); changed only through `set_status`."""
+        return self._status.state
+
+    def set_status(self, new: TabStatus) -> None:
+        """Move to `new` (checked against `TAB_LIFECYCLE`)."""
+        self._status.to(new)
 
     @property
     def download_dir(self) -> Path:
@@ -392,11 +448,9 @@ class Tab:
         *,
         asynchronous: bool = False,
     ) -> tuple[str, Any]:
-        self.status = TabStatus.LOADING
+        self.set_status(TabStatus.LOADING)
         session = self.session
         driver = session._driver
-        if timeout is not None:
-            session.set_page_timeout(timeout)
         if script is None:
             check, execute = NEW_DOCUMENT_JS, driver.execute_script
         elif asynchronous:
@@ -404,19 +458,21 @@ class Tab:
         else:
             check, execute = _then_script(script), driver.execute_script
         try:
+            if timeout is not None:
+                session.set_page_timeout(timeout)
             session._call(f"open {url}", lambda: driver.get(url))
             answer = session._call(
                 "check the page is new", lambda: execute(check, secrets.token_hex(8), *args)
             )
         except BaseException:
-            self.status = TabStatus.ERROR  # whatever the tab shows now, the task may not read it
+            self.set_status(TabStatus.ERROR)  # whatever the tab shows now, the task may not read it
             raise
         (href, previous, origin), result = answer if script is not None else (answer, None)
         if previous is not None or origin == session._last_origin:
-            self.status = TabStatus.ERROR
+            self.set_status(TabStatus.ERROR)
             raise StalePageError(f"opening {url} left the tab on the page it showed before ({href})")
         session._last_origin = origin
-        self.status = TabStatus.PROCESSING
+        self.set_status(TabStatus.PROCESSING)
         return str(href), result
 
     def _readable(self) -> None:
