@@ -1,5 +1,6 @@
-"""Clones of a run's snapshot: one fresh folder per clone, copied within the clone slots, retried on transient
-failures (`coupadl.retrying`), checked (VM-003) and marked complete last.
+"""A run's folder with its snapshot of the base, and the clones of that snapshot: one fresh folder per clone,
+copied within the clone slots, retried on transient failures (`coupadl.retrying`), checked (VM-003) and marked
+complete last.
 
 A clone's folder is never the path of an earlier clone of the same worker: that browser's helpers may still
 write there.
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
@@ -29,12 +31,14 @@ from coupadl.profiles.models import (
     WorkerProfile,
     window_letter,
 )
-from coupadl.profiles.snapshot import Snapshot, copy_clone, translate_os_error
-from coupadl.profiles.sweep import remove_guarded
+from coupadl.profiles.snapshot import Snapshot, copy_clone, take_snapshot, translate_os_error
+from coupadl.profiles.sweep import remove_guarded, wait_for_exit
 
-__all__ = ["Cloner", "remove_quietly"]
+__all__ = ["SNAPSHOT_DIR_NAME", "Cloner", "open_run", "remove_clone", "remove_quietly"]
 
 log = get_logger(__name__)
+
+SNAPSHOT_DIR_NAME = "snap"
 
 
 def remove_quietly(path: Path, config: ProfileConfig) -> bool:
@@ -45,6 +49,44 @@ def remove_quietly(path: Path, config: ProfileConfig) -> bool:
     except (OSError, ProfileOperationError) as exc:
         log.warning("remove_failed", path=str(path), error=str(exc))
         return False
+
+
+def remove_clone(
+    profile: WorkerProfile, config: ProfileConfig, browser_pids: Iterable[int], wait_timeout: float
+) -> bool:
+    """Remove a clone's folder once `browser_pids` have exited (waiting `wait_timeout` seconds at most, never
+    killing them). False when a browser still runs or removal failed: the folder stays for a later try.
+
+    Raises:
+        UnsafeRemovalError: The folder is not a coupadl clone folder (nothing was removed).
+    """
+    alive = wait_for_exit(browser_pids, wait_timeout)
+    if alive:
+        log.warning("clone_kept_browser_alive", worker_id=profile.worker_id, pids=alive)
+        return False
+    try:
+        remove_guarded(
+            profile.profile_path, temp_root=config.temp_directory, protected=[config.base_profile_path]
+        )
+    except OSError as exc:
+        log.warning("clone_remove_failed", worker_id=profile.worker_id, error=str(exc))
+        return False
+    return True
+
+
+def open_run(config: ProfileConfig) -> tuple[Path, Snapshot]:
+    """A new run folder under the temp root (owner marker first) holding a checked snapshot of the base.
+
+    Raises what `take_snapshot` raises; the run folder is removed then.
+    """
+    run_dir = Path(tempfile.mkdtemp(prefix="r", dir=config.temp_directory))
+    try:
+        write_owner(run_dir, FolderKind.RUN)
+        snapshot = take_snapshot(config.base_profile_path, config.profile_name, run_dir / SNAPSHOT_DIR_NAME)
+    except BaseException:
+        remove_quietly(run_dir, config)
+        raise
+    return run_dir, snapshot
 
 
 def _transient(exc: BaseException) -> bool:

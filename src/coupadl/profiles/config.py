@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from coupadl.errors import ConfigError
-from coupadl.profiles.locations import default_temp_root
+from coupadl.profiles.locations import default_temp_root, resolve_profile_dir
 from coupadl.profiles.models import RetryConfig, VerificationConfig, VerificationMethod
-from coupadl.settings import ProfilePolicy
+from coupadl.settings import ProfilePolicy, Settings
 
 __all__ = ["CloneSlots", "ProfileConfig", "default_verification"]
 
@@ -55,6 +55,37 @@ class ProfileConfig:
         rb, rt = base.resolve(), temp.resolve()
         if rb == rt or rb.is_relative_to(rt) or rt.is_relative_to(rb):
             raise ConfigError(f"the temp folder {temp} and the base profile {base} must not overlap")
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        temp_directory: Path | None = None,
+        verification_config: VerificationConfig | None = None,
+    ) -> ProfileConfig:
+        """The configuration of a run: `--profile` resolved, clones throttled to the number of workers, and
+        (unless given) capability and file checks, plus authentication when a Coupa address is set."""
+        if verification_config is None:
+            methods = [VerificationMethod.CAPABILITY_CHECK, VerificationMethod.FILE_VERIFICATION]
+            url = ""
+            if settings.base_url:
+                methods.insert(1, VerificationMethod.AUTH_CHECK)
+                url = settings.auth_check_url
+            verification_config = VerificationConfig(
+                enabled_methods=tuple(methods),
+                auth_check_url=url,
+                auth_check_timeout=settings.auth_check_timeout,
+            )
+        return cls(
+            base_profile_path=resolve_profile_dir(settings.profile),
+            profile_name=settings.profile_name,
+            temp_directory=temp_directory or default_temp_root(),
+            max_concurrent_clones=settings.workers,
+            clone_timeout=settings.clone_timeout,
+            verification_config=verification_config,
+            policy=settings.profile_policy,
+        )
 
     @property
     def clone_retry(self) -> RetryConfig:

@@ -14,7 +14,6 @@ The manager is the facade: copying clones is `profiles.cloning`, combining verif
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -26,11 +25,10 @@ from typing import Any
 from coupadl.errors import ProfileOperationError
 from coupadl.lifecycle import IllegalTransition, StateMachine
 from coupadl.log import get_logger
-from coupadl.profiles.cloning import Cloner, remove_quietly
+from coupadl.profiles.cloning import Cloner, open_run, remove_clone, remove_quietly
 from coupadl.profiles.config import CloneSlots, ProfileConfig, default_verification
 from coupadl.profiles.copying import check_free_space
-from coupadl.profiles.locations import default_temp_root, ensure_private_dir, resolve_profile_dir
-from coupadl.profiles.markers import FolderKind, write_owner
+from coupadl.profiles.locations import default_temp_root, ensure_private_dir
 from coupadl.profiles.models import (
     MANAGER_LIFECYCLE,
     MethodResult,
@@ -45,17 +43,15 @@ from coupadl.profiles.models import (
     VerificationStatus,
     WorkerProfile,
 )
-from coupadl.profiles.snapshot import Snapshot, take_snapshot
+from coupadl.profiles.snapshot import Snapshot
 from coupadl.profiles.status import get_base_profile_status, raise_for_status
-from coupadl.profiles.sweep import SweepReport, remove_guarded, sweep_orphans, wait_for_exit
+from coupadl.profiles.sweep import SweepReport, sweep_orphans
 from coupadl.profiles.verifying import BASE_FILES_SKIPPED, assemble_verification, check_clone_files
 from coupadl.settings import ProfilePolicy, Settings
 
 __all__ = ["CloneSlots", "ProfileConfig", "ProfileManager"]
 
 log = get_logger(__name__)
-
-SNAPSHOT_DIR_NAME = "snap"
 
 
 class ProfileManager:
@@ -131,25 +127,8 @@ class ProfileManager:
         clone_slots: CloneSlots | None = None,
     ) -> ProfileManager:
         """A manager for a run: `--profile` resolved, clones throttled to the number of workers."""
-        if verification_config is None:
-            methods = [VerificationMethod.CAPABILITY_CHECK, VerificationMethod.FILE_VERIFICATION]
-            url = ""
-            if settings.base_url:
-                methods.insert(1, VerificationMethod.AUTH_CHECK)
-                url = settings.auth_check_url
-            verification_config = VerificationConfig(
-                enabled_methods=tuple(methods),
-                auth_check_url=url,
-                auth_check_timeout=settings.auth_check_timeout,
-            )
-        config = ProfileConfig(
-            base_profile_path=resolve_profile_dir(settings.profile),
-            profile_name=settings.profile_name,
-            temp_directory=temp_directory or default_temp_root(),
-            max_concurrent_clones=settings.workers,
-            clone_timeout=settings.clone_timeout,
-            verification_config=verification_config,
-            policy=settings.profile_policy,
+        config = ProfileConfig.from_settings(
+            settings, temp_directory=temp_directory, verification_config=verification_config
         )
         return cls.from_config(config, clone_slots=clone_slots)
 
@@ -273,17 +252,8 @@ class ProfileManager:
         raise_for_status(report)
         if report.stale_lock:
             log.info("base_stale_lock", path=str(self.base_profile_path), lock=report.stale_lock)
-        run_dir = Path(tempfile.mkdtemp(prefix="r", dir=self.temp_directory))
-        try:
-            write_owner(run_dir, FolderKind.RUN)
-            self._run_dir, self._owns_run = run_dir, True
-            self._snapshot = take_snapshot(
-                self.base_profile_path, self._config.profile_name, run_dir / SNAPSHOT_DIR_NAME
-            )
-        except BaseException:
-            self._remove(run_dir)
-            self._run_dir, self._owns_run, self._snapshot = None, False, None
-            raise
+        self._run_dir, self._snapshot = open_run(self._config)
+        self._owns_run = True
         self._set_state(ProfileManagerState.ACTIVE)
         log.info(
             "snapshot_taken",
@@ -306,7 +276,7 @@ class ProfileManager:
             except (OSError, ProfileOperationError) as exc:
                 log.warning("cleanup_failed", worker_id=profile.worker_id, error=str(exc))
         if self._owns_run and self._run_dir is not None:
-            self._remove(self._run_dir)
+            remove_quietly(self._run_dir, self._config)
         self._set_state(ProfileManagerState.SHUTDOWN)
 
     def __enter__(self) -> ProfileManager:
@@ -318,9 +288,6 @@ class ProfileManager:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.shutdown()
-
-    def _remove(self, path: Path) -> bool:
-        return remove_quietly(path, self._config)
 
     # --- profiles -----------------------------------------------------------------------------------------
 
@@ -460,18 +427,10 @@ class ProfileManager:
             return True
         if profile.state is not ProfileState.CLEANUP:
             profile.transition(ProfileState.CLEANUP)
-        if profile.profile_type is ProfileType.CLONE:
-            alive = wait_for_exit(browser_pids, wait_timeout)
-            if alive:
-                log.warning("clone_kept_browser_alive", worker_id=profile.worker_id, pids=alive)
-                return False
-            try:
-                remove_guarded(
-                    profile.profile_path, temp_root=self.temp_directory, protected=[self.base_profile_path]
-                )
-            except OSError as exc:
-                log.warning("clone_remove_failed", worker_id=profile.worker_id, error=str(exc))
-                return False
+        if profile.profile_type is ProfileType.CLONE and not remove_clone(
+            profile, self._config, browser_pids, wait_timeout
+        ):
+            return False
         profile.transition(ProfileState.DESTROYED)
         with self._lock:
             if self._profiles.get(profile.worker_id) is profile:
