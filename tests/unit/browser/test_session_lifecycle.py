@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from coupadl.browser.session import SESSION_LIFECYCLE, TAB_LIFECYCLE, SessionState, TabStatus
+from coupadl.browser.states import SESSION_LIFECYCLE, TAB_LIFECYCLE, SessionState, TabStatus
 from coupadl.lifecycle import IllegalTransition
 
 S, T = SessionState, TabStatus
