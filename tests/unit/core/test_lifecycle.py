@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from enum import StrEnum
 
@@ -90,3 +93,15 @@ def test_a_state_machine_survives_pickling() -> None:
     copy.to(Door.OPEN)
     with pytest.raises(IllegalTransition):
         copy.to(Door.LOCKED)
+
+
+def test_processes_the_tests_start_run_strict_too() -> None:
+    # Pool workers are spawned: they do not run conftest, they inherit its environment variable.
+    code = "from coupadl import lifecycle; print(lifecycle.is_strict())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "True"
+    env = {k: v for k, v in os.environ.items() if k != lifecycle.STRICT_ENV}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60, env=env
+    )
+    assert out.stdout.strip() == "False"  # production
