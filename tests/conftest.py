@@ -22,8 +22,14 @@ from selenium.webdriver.chromium.webdriver import ChromiumDriver
 from coupadl.browser.discovery import Executables, find_executables
 from coupadl.browser.launcher import LaunchConfig, start_driver
 from coupadl.errors import BrowserNotFoundError
+from coupadl.lifecycle import STRICT_ENV, set_strict
 from coupadl.sandbox import SandboxServer, Scenario, sign_in_profile
 from coupadl.settings import BrowserKind
+
+# An illegal lifecycle transition raises in tests (logged in production): here, and in every process the
+# tests spawn (pool workers, the CLI), which inherit the variable.
+os.environ[STRICT_ENV] = "1"
+set_strict(True)
 
 # Caches and locks a copy does not need (see facts/chromium-profiles.md).
 _PROFILE_COPY_SKIP = shutil.ignore_patterns(

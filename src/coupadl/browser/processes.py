@@ -1,7 +1,7 @@
 """Browser and driver processes, tracked by PID and ended by PID (never by name).
 
-A PID alone can be reused by the OS after its process ends, so a tracked process also remembers its create
-time; a process with the same PID but another create time is someone else's and is left alone.
+A tracked process is a `coupadl.processes.ProcessIdentity` (PID and create time: a process with the same PID
+but another create time is someone else's and is left alone) with the role it plays.
 """
 
 from __future__ import annotations
@@ -12,36 +12,23 @@ from dataclasses import dataclass
 
 import psutil
 
+from coupadl.processes import ProcessIdentity
+
 __all__ = ["TrackedProcess", "alive", "end_trees", "tree_memory", "tree_processes"]
 
 
 @dataclass(frozen=True)
-class TrackedProcess:
-    """A process we started (or our driver started), identified by PID and create time."""
+class TrackedProcess(ProcessIdentity):
+    """A process we started (or our driver started), identified by PID and create time (`process()` gives
+    the live process, None once it ended or its PID belongs to another)."""
 
-    pid: int
-    create_time: float
     role: str = ""  # "driver", "browser", "worker": for logs and reports
 
     @classmethod
     def of(cls, pid: int | None, role: str = "") -> TrackedProcess | None:
         """Track `pid` as it is now; None if there is no such process."""
-        if not pid:
-            return None
-        try:
-            return cls(pid, psutil.Process(pid).create_time(), role)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            return None
-
-    def process(self) -> psutil.Process | None:
-        """The live process, or None if it ended (or the PID now belongs to another process)."""
-        try:
-            proc = psutil.Process(self.pid)
-            if abs(proc.create_time() - self.create_time) > 0.01 or proc.status() == psutil.STATUS_ZOMBIE:
-                return None
-            return proc
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            return None
+        identity = ProcessIdentity.of(pid)
+        return cls(identity.pid, identity.create_time, role) if identity is not None else None
 
 
 def alive(tracked: Iterable[TrackedProcess | None]) -> list[TrackedProcess]:

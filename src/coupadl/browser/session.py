@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,8 +33,10 @@ from selenium.webdriver.remote.command import Command
 from coupadl.browser.launcher import LaunchConfig, capability_pids, reported_user_data_dir, start_driver
 from coupadl.browser.processes import TrackedProcess, alive, end_trees
 from coupadl.browser.signin import SIGNIN_PROBE_JS
+from coupadl.browser.states import SESSION_LIFECYCLE, TAB_LIFECYCLE, SessionState, TabStatus
 from coupadl.browser.translate import SeleniumError, translate
 from coupadl.errors import CoupadlError, StalePageError
+from coupadl.lifecycle import StateMachine
 
 __all__ = ["NEW_DOCUMENT_JS", "BrowserSession", "SessionState", "Tab", "TabStatus"]
 
@@ -49,47 +50,6 @@ const previous = window.__coupadlMarker;
 window.__coupadlMarker = arguments[0];
 return [location.href, previous === undefined ? null : String(previous), performance.timeOrigin];
 """
-
-
-class SessionState(StrEnum):
-    """`BrowserSession` lifecycle: INITIALIZING → AUTHENTICATED → ACTIVE → CLOSING → CLOSED;
-    ERROR → RECOVERING → ACTIVE on recovery."""
-
-    INITIALIZING = "initializing"
-    AUTHENTICATED = "authenticated"
-    ACTIVE = "active"
-    CLOSING = "closing"
-    CLOSED = "closed"
-    ERROR = "error"
-    RECOVERING = "recovering"
-
-
-_SESSION_TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
-    SessionState.INITIALIZING: frozenset(
-        {SessionState.AUTHENTICATED, SessionState.ERROR, SessionState.CLOSING}
-    ),
-    SessionState.AUTHENTICATED: frozenset({SessionState.ACTIVE, SessionState.ERROR, SessionState.CLOSING}),
-    SessionState.ACTIVE: frozenset({SessionState.ERROR, SessionState.CLOSING}),
-    SessionState.ERROR: frozenset({SessionState.RECOVERING, SessionState.CLOSING}),
-    SessionState.RECOVERING: frozenset(
-        {SessionState.ACTIVE, SessionState.AUTHENTICATED, SessionState.ERROR, SessionState.CLOSING}
-    ),
-    SessionState.CLOSING: frozenset({SessionState.CLOSED}),
-    SessionState.CLOSED: frozenset(),
-}
-
-
-class TabStatus(StrEnum):
-    """`Tab` lifecycle: OPENING → LOADING → PROCESSING → COMPLETED → CLOSING → CLOSED; ERROR → FAILED."""
-
-    OPENING = "opening"
-    LOADING = "loading"
-    PROCESSING = "processing"
-    COMPLETED = "completed"
-    CLOSING = "closing"
-    CLOSED = "closed"
-    ERROR = "error"
-    FAILED = "failed"
 
 
 class BrowserSession:
@@ -107,7 +67,7 @@ class BrowserSession:
         self._driver = driver
         self.user_data_dir = user_data_dir
         self.download_dir = download_dir
-        self.state = SessionState.INITIALIZING
+        self._state = StateMachine(SESSION_LIFECYCLE, SessionState.INITIALIZING)
         self.startup_time = datetime.now(UTC)
         self.last_activity = self.startup_time
         self.active_tabs: dict[str, str] = {}
@@ -176,13 +136,14 @@ class BrowserSession:
             return False
         return True
 
+    @property
+    def state(self) -> SessionState:
+        """Where the session is in its lifecycle; changed only through `transition`."""
+        return self._state.state
+
     def transition(self, new: SessionState) -> None:
-        """Move to `new`, refusing transitions the lifecycle does not allow."""
-        if new is self.state:
-            return
-        if new not in _SESSION_TRANSITIONS[self.state]:
-            raise ValueError(f"session cannot go from {self.state.value} to {new.value}")
-        self.state = new
+        """Move to `new` (checked against `SESSION_LIFECYCLE`)."""
+        self._state.to(new)
 
     # --- commands ---------------------------------------------------------------------------------
 
@@ -273,13 +234,13 @@ class BrowserSession:
         try:
             yield tab
         except BaseException:
-            tab.status = TabStatus.FAILED
+            tab.set_status(TabStatus.FAILED)
             self.active_tabs.pop(task_id, None)
             with contextlib.suppress(CoupadlError):  # a dead browser: the caller finds out and restarts
                 self.replace_task_tab()
             raise
         self.active_tabs.pop(task_id, None)
-        tab.status = TabStatus.COMPLETED
+        tab.set_status(TabStatus.COMPLETED)
         self._task_tab_uses += 1
         extra = [
             h
@@ -343,7 +304,17 @@ class Tab:
         self.task_id = task_id
         self.po_number = po_number
         self.creation_time = datetime.now(UTC)
-        self.status = TabStatus.OPENING  # PROCESSING once a `get` in this task landed on a new document
+        # PROCESSING once a `get` in this task landed on a new document
+        self._status = StateMachine(TAB_LIFECYCLE, TabStatus.OPENING, f"of task {task_id}")
+
+    @property
+    def status(self) -> TabStatus:
+        """Where this task's use of the tab is (see `TabStatus`); changed only through `set_status`."""
+        return self._status.state
+
+    def set_status(self, new: TabStatus) -> None:
+        """Move to `new` (checked against `TAB_LIFECYCLE`)."""
+        self._status.to(new)
 
     @property
     def download_dir(self) -> Path:
@@ -392,11 +363,9 @@ class Tab:
         *,
         asynchronous: bool = False,
     ) -> tuple[str, Any]:
-        self.status = TabStatus.LOADING
+        self.set_status(TabStatus.LOADING)
         session = self.session
         driver = session._driver
-        if timeout is not None:
-            session.set_page_timeout(timeout)
         if script is None:
             check, execute = NEW_DOCUMENT_JS, driver.execute_script
         elif asynchronous:
@@ -404,19 +373,21 @@ class Tab:
         else:
             check, execute = _then_script(script), driver.execute_script
         try:
+            if timeout is not None:
+                session.set_page_timeout(timeout)
             session._call(f"open {url}", lambda: driver.get(url))
             answer = session._call(
                 "check the page is new", lambda: execute(check, secrets.token_hex(8), *args)
             )
         except BaseException:
-            self.status = TabStatus.ERROR  # whatever the tab shows now, the task may not read it
+            self.set_status(TabStatus.ERROR)  # whatever the tab shows now, the task may not read it
             raise
         (href, previous, origin), result = answer if script is not None else (answer, None)
         if previous is not None or origin == session._last_origin:
-            self.status = TabStatus.ERROR
+            self.set_status(TabStatus.ERROR)
             raise StalePageError(f"opening {url} left the tab on the page it showed before ({href})")
         session._last_origin = origin
-        self.status = TabStatus.PROCESSING
+        self.set_status(TabStatus.PROCESSING)
         return str(href), result
 
     def _readable(self) -> None:

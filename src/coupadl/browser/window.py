@@ -10,7 +10,6 @@ are journaled before launch and put back after every quit (`coupadl.profiles.pre
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from coupadl.profiles.preferences import (
     override_preferences,
     restore_preferences,
 )
+from coupadl.retrying import delay_before
 
 __all__ = [
     "ProfileOps",
@@ -350,15 +350,12 @@ class VerifiedWindow:
         last = self.report.verification
         failed = {m: last.method_results[m].status for m in last.get_failed_methods()} if last else {}
         ladder = plan_remediation(failed, self.profile.profile_type, self.verification.retry_config)
-        retry = self.verification.retry_config
+        wait = self.verification.retry_config.wait()
         for number, action in enumerate(ladder, start=1):
             if time.monotonic() - started > self.budget_s:
                 self.report.diagnosis = f"gave up after {self.budget_s:.0f} s of remediation"
                 return False
-            delay = retry.delay_for(number)
-            if retry.jitter:
-                delay *= random.uniform(0.8, 1.2)
-            self._sleep(delay)
+            self._sleep(delay_before(wait, number))
             step_started = time.monotonic()
             try:
                 ok, file_result, detail = self._run_step(action, file_result)

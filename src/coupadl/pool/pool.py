@@ -37,6 +37,7 @@ from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.processes import TrackedProcess, end_trees
 from coupadl.browser.window import WindowReport
 from coupadl.errors import DriverError
+from coupadl.lifecycle import StateMachine
 from coupadl.log import get_logger
 from coupadl.pool.events import (
     MemoryChecked,
@@ -68,7 +69,7 @@ from coupadl.pool.messages import (
     WorkerReady,
     WorkerUnverified,
 )
-from coupadl.pool.states import PoolState, WorkerStatus, check_transition
+from coupadl.pool.states import POOL_LIFECYCLE, WORKER_LIFECYCLE, PoolState, WorkerStatus
 from coupadl.pool.tasks import Task, TaskOutcome
 from coupadl.pool.worker import WorkerSpec, worker_main
 from coupadl.profiles.models import ProfileType, VerificationConfig, window_letter
@@ -120,7 +121,6 @@ class _Worker(Generic[P]):
     spec: WorkerSpec
     process: Any = None
     inbox: Any = None
-    status: WorkerStatus = WorkerStatus.STARTING
     task: Task[P] | None = None
     task_started: float = 0.0
     tracked: tuple[TrackedProcess, ...] = ()
@@ -130,10 +130,19 @@ class _Worker(Generic[P]):
     expired_restarts: int = 0
     restart_after_task: bool = False
     stop_reason: str = ""
+    _state: StateMachine[WorkerStatus] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._state = StateMachine(WORKER_LIFECYCLE, WorkerStatus.STARTING, f"window {self.spec.letter}")
+
+    @property
+    def status(self) -> WorkerStatus:
+        """Where the worker is in its lifecycle; changed only through `set`."""
+        return self._state.state
 
     def set(self, status: WorkerStatus) -> None:
-        check_transition(self.status, status)
-        self.status = status
+        """Move to `status` (checked against `WORKER_LIFECYCLE`)."""
+        self._state.to(status)
 
     def all_processes(self) -> list[TrackedProcess | None]:
         pid = getattr(self.process, "pid", None)
@@ -164,7 +173,7 @@ class PersistentWorkerPool(Generic[P, R]):
         self._outbox: Any = self._ctx.Queue()
         self._clone_slots = clone_slots if clone_slots is not None else self._ctx.BoundedSemaphore(len(specs))
         self.workers: dict[int, _Worker[P]] = {s.worker_id: _Worker(s.worker_id, s) for s in specs}
-        self.state = PoolState.INITIALIZING
+        self._state = StateMachine(POOL_LIFECYCLE, PoolState.INITIALIZING)
         self._queue: deque[Task[P]] = deque()
         self._on_event: Callable[[PoolEvent[R]], None] = on_event or (lambda _e: None)
         self._stop_requested = False
@@ -183,9 +192,13 @@ class PersistentWorkerPool(Generic[P, R]):
 
     # --- lifecycle --------------------------------------------------------------------------------
 
+    @property
+    def state(self) -> PoolState:
+        """Where the pool is in its lifecycle; changed only through `_set_state`."""
+        return self._state.state
+
     def _set_state(self, state: PoolState) -> None:
-        check_transition(self.state, state)
-        self.state = state
+        self._state.to(state)
         self._emit(PoolStateChanged(state))
 
     def _emit(self, event: PoolEvent[R]) -> None:
@@ -369,6 +382,11 @@ class PersistentWorkerPool(Generic[P, R]):
         if worker is None:
             return
         if isinstance(msg, WorkerReady):
+            if worker.status in (WorkerStatus.FAILED, WorkerStatus.TERMINATED):
+                # Given up (start timeout) or stopped while its ready message was on the way: its processes
+                # were ended by PID already, so it is not ready.
+                self.log.warning("late ready message ignored", window=worker.spec.letter)
+                return
             worker.tracked = msg.processes
             worker.report = msg.report
             worker.set(WorkerStatus.READY)
@@ -480,7 +498,7 @@ class PersistentWorkerPool(Generic[P, R]):
         self.log.warning("worker crashed", window=worker.spec.letter, reason=reason)
         task = worker.task
         worker.task = None
-        worker.status = WorkerStatus.CRASHED
+        worker.set(WorkerStatus.CRASHED)
         self._emit(WorkerCrashed(worker.worker_id, reason))
         if task is not None:
             self._retry_or_fail(task, worker.worker_id, f"window lost while processing: {reason}")
@@ -500,7 +518,7 @@ class PersistentWorkerPool(Generic[P, R]):
         worker.stop_reason = worker.stop_reason or reason
         if worker.process is not None and worker.process.is_alive():
             end_trees(worker.all_processes(), timeout=3.0)
-        worker.status = WorkerStatus.FAILED
+        worker.set(WorkerStatus.FAILED)
         if worker.task is not None:
             task, worker.task = worker.task, None
             self._retry_or_fail(task, worker.worker_id, reason)
@@ -591,7 +609,7 @@ class PersistentWorkerPool(Generic[P, R]):
         self._pump(timeout=0.0)
         for worker in self.workers.values():
             if worker.status is not WorkerStatus.FAILED:
-                worker.status = WorkerStatus.TERMINATED
+                worker.set(WorkerStatus.TERMINATED)
         self._outbox.close()
         self._outbox.join_thread()
         self._set_state(PoolState.TERMINATED)

@@ -1,14 +1,20 @@
-"""Lifecycles of the pool and its workers (seed 002), with the transitions each allows."""
+"""Lifecycles of the pool and its workers (seed 002): states and allowed transitions (`coupadl.lifecycle`)."""
 
 from __future__ import annotations
 
 from enum import Enum, StrEnum
 
-__all__ = ["PoolState", "WorkerStatus", "check_transition"]
+from coupadl.lifecycle import Lifecycle
+
+__all__ = ["POOL_LIFECYCLE", "WORKER_LIFECYCLE", "PoolState", "WorkerStatus", "check_transition"]
 
 
 class PoolState(StrEnum):
-    """`PersistentWorkerPool`: INITIALIZING → READY → PROCESSING → SHUTTING_DOWN → TERMINATED."""
+    """`PersistentWorkerPool`: INITIALIZING → READY → PROCESSING → SHUTTING_DOWN → TERMINATED.
+
+    SHUTTING_DOWN may come from any state but TERMINATED (`close()` ends a pool wherever it is, e.g. one whose
+    windows never started). Every state is entered.
+    """
 
     INITIALIZING = "initializing"
     READY = "ready"
@@ -19,7 +25,18 @@ class PoolState(StrEnum):
 
 class WorkerStatus(StrEnum):
     """`Worker`: STARTING → READY → PROCESSING → IDLE → TERMINATING → TERMINATED;
-    CRASHED → RESTARTING → READY on recovery. FAILED: the window could not be verified or restarted."""
+    CRASHED → RESTARTING → READY on recovery. FAILED: the window could not be verified or restarted.
+
+    Besides the seed's paths, the table allows what really happens:
+
+    * a crash (CRASHED) from any live state, TERMINATING included: a window may die during a stop;
+    * TERMINATED from any state but FAILED when the pool closes (`close()` ends what is left by PID: a worker
+      still starting, busy or restarting is terminated there, not first asked to stop);
+    * FAILED from STARTING/RESTARTING (never verified) and from CRASHED (out of restarts, or stopping);
+    * TERMINATED → RESTARTING: a deliberate stop for a memory restart.
+
+    Every state is entered.
+    """
 
     STARTING = "starting"
     READY = "ready"
@@ -32,33 +49,39 @@ class WorkerStatus(StrEnum):
     FAILED = "failed"
 
 
-_POOL: dict[PoolState, frozenset[PoolState]] = {
-    PoolState.INITIALIZING: frozenset({PoolState.READY, PoolState.SHUTTING_DOWN}),
-    PoolState.READY: frozenset({PoolState.PROCESSING, PoolState.SHUTTING_DOWN}),
-    PoolState.PROCESSING: frozenset({PoolState.SHUTTING_DOWN}),
-    PoolState.SHUTTING_DOWN: frozenset({PoolState.TERMINATED}),
-    PoolState.TERMINATED: frozenset(),
-}
+POOL_LIFECYCLE: Lifecycle[PoolState] = Lifecycle(
+    "pool",
+    {
+        PoolState.INITIALIZING: {PoolState.READY, PoolState.SHUTTING_DOWN},
+        PoolState.READY: {PoolState.PROCESSING, PoolState.SHUTTING_DOWN},
+        PoolState.PROCESSING: {PoolState.SHUTTING_DOWN},
+        PoolState.SHUTTING_DOWN: {PoolState.TERMINATED},
+        PoolState.TERMINATED: set(),
+    },
+)
 
-_WORKER: dict[WorkerStatus, frozenset[WorkerStatus]] = {
-    WorkerStatus.STARTING: frozenset(
-        {WorkerStatus.READY, WorkerStatus.CRASHED, WorkerStatus.FAILED, WorkerStatus.TERMINATING}
-    ),
-    WorkerStatus.READY: frozenset({WorkerStatus.PROCESSING, WorkerStatus.CRASHED, WorkerStatus.TERMINATING}),
-    WorkerStatus.PROCESSING: frozenset({WorkerStatus.IDLE, WorkerStatus.CRASHED, WorkerStatus.TERMINATING}),
-    WorkerStatus.IDLE: frozenset({WorkerStatus.PROCESSING, WorkerStatus.CRASHED, WorkerStatus.TERMINATING}),
-    WorkerStatus.CRASHED: frozenset({WorkerStatus.RESTARTING, WorkerStatus.FAILED, WorkerStatus.TERMINATING}),
-    WorkerStatus.RESTARTING: frozenset(
-        {WorkerStatus.READY, WorkerStatus.CRASHED, WorkerStatus.FAILED, WorkerStatus.TERMINATING}
-    ),
-    WorkerStatus.TERMINATING: frozenset({WorkerStatus.TERMINATED, WorkerStatus.CRASHED}),
-    WorkerStatus.TERMINATED: frozenset({WorkerStatus.RESTARTING}),  # a deliberate stop for a memory restart
-    WorkerStatus.FAILED: frozenset({WorkerStatus.TERMINATING, WorkerStatus.TERMINATED}),
-}
+_W = WorkerStatus
+WORKER_LIFECYCLE: Lifecycle[WorkerStatus] = Lifecycle(
+    "worker",
+    {
+        _W.STARTING: {_W.READY, _W.CRASHED, _W.FAILED, _W.TERMINATING, _W.TERMINATED},
+        _W.READY: {_W.PROCESSING, _W.CRASHED, _W.TERMINATING, _W.TERMINATED},
+        _W.PROCESSING: {_W.IDLE, _W.CRASHED, _W.TERMINATING, _W.TERMINATED},
+        _W.IDLE: {_W.PROCESSING, _W.CRASHED, _W.TERMINATING, _W.TERMINATED},
+        _W.CRASHED: {_W.RESTARTING, _W.FAILED, _W.TERMINATING, _W.TERMINATED},
+        _W.RESTARTING: {_W.READY, _W.CRASHED, _W.FAILED, _W.TERMINATING, _W.TERMINATED},
+        _W.TERMINATING: {_W.TERMINATED, _W.CRASHED},
+        _W.TERMINATED: {_W.RESTARTING},
+        _W.FAILED: {_W.TERMINATING, _W.TERMINATED},
+    },
+)
 
 
 def check_transition(current: Enum, new: Enum) -> None:
-    """Raise `ValueError` unless `current → new` is allowed for its lifecycle."""
-    table: dict = _POOL if isinstance(current, PoolState) else _WORKER  # type: ignore[type-arg]
-    if new is not current and new not in table[current]:
-        raise ValueError(f"{type(current).__name__} cannot go from {current.value} to {new.value}")
+    """Check `current → new` against the pool's or the worker's lifecycle (see `Lifecycle.check`)."""
+    if isinstance(current, PoolState) and isinstance(new, PoolState):
+        POOL_LIFECYCLE.check(current, new)
+    elif isinstance(current, WorkerStatus) and isinstance(new, WorkerStatus):
+        WORKER_LIFECYCLE.check(current, new)
+    else:
+        raise TypeError(f"not a pool or worker state pair: {current!r}, {new!r}")

@@ -48,6 +48,7 @@ from coupadl.pool.messages import (
     WorkerUnverified,
 )
 from coupadl.pool.tasks import TaskHandler, resolve_handler
+from coupadl.processes import ProcessIdentity
 from coupadl.profiles.manager import ProfileManager
 from coupadl.profiles.models import (
     ProfileState,
@@ -270,19 +271,10 @@ def _bare_report(spec: WorkerSpec, diagnosis: str) -> WindowReport:
 
 def _watch_supervisor(supervisor_pid: int, runtime: _WorkerRuntime) -> None:
     """Close everything and exit if the supervisor dies (e.g. kill -9), so no browser is orphaned."""
-    try:
-        supervisor = psutil.Process(supervisor_pid)
-        born = supervisor.create_time()
-    except psutil.Error:
-        born = None
+    supervisor = ProcessIdentity.of(supervisor_pid)
     while True:
         time.sleep(0.5)
-        try:
-            gone = born is None or psutil.Process(supervisor_pid).create_time() != born
-        except psutil.NoSuchProcess:
-            gone = True
-        except psutil.Error:
-            gone = False
+        gone = supervisor is None or not supervisor.is_alive(if_unknown=True)
         if gone:
             runtime.log.warning("supervisor gone, closing the window")
             runtime.close()

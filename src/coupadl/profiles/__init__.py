@@ -10,8 +10,11 @@ checksums   SHA-256 of key artifacts, SQLite by content
 markers     owner (PID + create time) and completion markers of coupadl's temp folders
 preferences settings a window needs, in the profile's own Preferences (clones for good, the base journaled)
 sweep       guarded removal, waiting for browsers to exit, orphan sweep
-manager     ProfileManager: the lifecycle tying it all together
-models      enums, configs, WorkerProfile, VerificationResult
+cloning     the run folder with its snapshot, clones of it within the clone slots and with retries
+verifying   the clone's file check (VM-003) and the assembly of a VerificationResult
+config      ProfileConfig (picklable, for worker processes) and CloneSlots
+manager     ProfileManager: the facade and lifecycle tying it all together
+models      enums, lifecycles, configs, WorkerProfile, VerificationResult
 ```
 """
 

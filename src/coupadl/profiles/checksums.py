@@ -72,21 +72,18 @@ _SIDECARS = ("-journal", "-wal")
 def open_sqlite_readonly(path: Path) -> Iterator[sqlite3.Connection]:
     """A connection that reads `path` without ever writing it or anything next to it.
 
-    A crash can leave a hot journal or a WAL that SQLite must replay before reading, which a read-only
-    connection cannot do; then the DB and its journal are copied to a private scratch folder and read there.
+    Without a journal or WAL beside it, the file is opened immutable: a plain read-only connection to a
+    WAL-mode database (Chromium's DIPS, for one) would create `-wal` and `-shm` files next to it, i.e. in
+    the operator's profile. With one (a crash, or a browser that has it open), the DB and its journal are
+    copied to a private scratch folder and read there, where SQLite may replay them.
 
     Raises:
         sqlite3.DatabaseError: Not a readable SQLite database.
     """
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.OperationalError:
-        conn.close()
-        if not any(path.with_name(path.name + s).exists() for s in _SIDECARS):
-            raise
-    else:
+    if not any(path.with_name(path.name + s).exists() for s in _SIDECARS):
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
         try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             yield conn
         finally:
             conn.close()

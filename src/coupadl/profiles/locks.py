@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-import psutil
+from coupadl.processes import pid_running
 
 __all__ = ["LockState", "SingletonLock", "read_singleton_lock", "windows_lockfile_held"]
 
@@ -71,12 +71,7 @@ def read_singleton_lock(user_data_dir: Path, hostname: str | None = None) -> Sin
 
 def _running(pid: int) -> bool:
     """True if `pid` is a running process; a zombie (ended, not yet reaped) is not, as for Chromium."""
-    try:
-        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.AccessDenied:
-        return True  # someone else's live process
+    return pid_running(pid, if_unknown=True)  # access denied: someone else's live process
 
 
 def windows_lockfile_held(user_data_dir: Path) -> bool:

@@ -7,46 +7,30 @@ itself; every other window (and every re-clone) gets a fresh copy of the snapsho
 Worker processes re-clone for themselves: they build a manager with `ProfileManager.attach_snapshot(config,
 path, clone_slots=...)` from the picklable `ProfileConfig` and the main manager's `snapshot_path`, passing
 the pool's cross-process semaphore so at most `max_concurrent_clones` copies run machine-wide.
+
+The manager is the facade: copying clones is `profiles.cloning`, combining verification results
+`profiles.verifying`, its configuration `profiles.config`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
-from tenacity import (
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-    wait_fixed,
-    wait_none,
-    wait_random,
-)
-from tenacity.wait import wait_base
-
-from coupadl.errors import (
-    CloneTimeoutError,
-    ConfigError,
-    FileVerificationException,
-    ProfileOperationError,
-)
+from coupadl.errors import ProfileOperationError
+from coupadl.lifecycle import IllegalTransition, StateMachine
 from coupadl.log import get_logger
-from coupadl.profiles.checksums import compare_checksums
+from coupadl.profiles.cloning import Cloner, open_run, remove_clone, remove_quietly
+from coupadl.profiles.config import CloneSlots, ProfileConfig, default_verification
 from coupadl.profiles.copying import check_free_space
-from coupadl.profiles.locations import default_temp_root, ensure_private_dir, resolve_profile_dir
-from coupadl.profiles.markers import FolderKind, is_complete, write_complete, write_owner
+from coupadl.profiles.locations import default_temp_root, ensure_private_dir
 from coupadl.profiles.models import (
+    MANAGER_LIFECYCLE,
     MethodResult,
     ProfileManagerState,
     ProfileState,
@@ -58,93 +42,16 @@ from coupadl.profiles.models import (
     VerificationResult,
     VerificationStatus,
     WorkerProfile,
-    check_manager_transition,
-    window_letter,
 )
-from coupadl.profiles.snapshot import Snapshot, byte_checksums, copy_clone, take_snapshot, translate_os_error
+from coupadl.profiles.snapshot import Snapshot
 from coupadl.profiles.status import get_base_profile_status, raise_for_status
-from coupadl.profiles.sweep import SweepReport, remove_guarded, sweep_orphans, wait_for_exit
+from coupadl.profiles.sweep import SweepReport, sweep_orphans
+from coupadl.profiles.verifying import BASE_FILES_SKIPPED, assemble_verification, check_clone_files
 from coupadl.settings import ProfilePolicy, Settings
 
 __all__ = ["CloneSlots", "ProfileConfig", "ProfileManager"]
 
 log = get_logger(__name__)
-
-SNAPSHOT_DIR_NAME = "snap"
-
-
-class CloneSlots(Protocol):
-    """A semaphore-like object limiting concurrent clones: `threading.BoundedSemaphore`,
-    `multiprocessing.BoundedSemaphore` (shared by worker processes), or `filelock.FileLock`."""
-
-    def acquire(self, *args: Any, **kwargs: Any) -> Any:
-        """Take a slot; `timeout=` seconds at most."""
-
-    def release(self) -> Any:
-        """Give the slot back."""
-
-
-def _default_verification() -> VerificationConfig:
-    # Browser checks need a URL and a window; the defaults check files only. The pool passes the real one.
-    return VerificationConfig(enabled_methods=(VerificationMethod.FILE_VERIFICATION,))
-
-
-@dataclass(frozen=True)
-class ProfileConfig:
-    """Everything a `ProfileManager` needs, picklable so a worker process can rebuild one."""
-
-    base_profile_path: Path
-    profile_name: str = "Default"
-    temp_directory: Path = field(default_factory=default_temp_root)
-    max_concurrent_clones: int = 1
-    clone_timeout: float = 60.0
-    verification_config: VerificationConfig = field(default_factory=_default_verification)
-    policy: ProfilePolicy = ProfilePolicy.BASE_FIRST
-    retry_config: RetryConfig | None = None  # clone retries; the verification retry policy when None
-
-    def __post_init__(self) -> None:
-        if self.max_concurrent_clones < 1:
-            raise ConfigError(f"max_concurrent_clones must be at least 1, got {self.max_concurrent_clones}")
-        if self.clone_timeout <= 0:
-            raise ConfigError(f"clone_timeout must be positive, got {self.clone_timeout}")
-        base = Path(self.base_profile_path).absolute()
-        temp = Path(self.temp_directory).absolute()
-        object.__setattr__(self, "base_profile_path", base)
-        object.__setattr__(self, "temp_directory", temp)
-        rb, rt = base.resolve(), temp.resolve()
-        if rb == rt or rb.is_relative_to(rt) or rt.is_relative_to(rb):
-            raise ConfigError(f"the temp folder {temp} and the base profile {base} must not overlap")
-
-    @property
-    def clone_retry(self) -> RetryConfig:
-        """Retry policy of clone copies."""
-        return self.retry_config or self.verification_config.retry_config
-
-
-def _tenacity_wait(config: RetryConfig) -> wait_base:
-    wait: wait_base = (
-        wait_exponential(multiplier=config.base_delay, max=config.max_delay)
-        if config.exponential_backoff
-        else wait_fixed(config.base_delay)
-    )
-    return wait + wait_random(0, config.base_delay) if config.jitter else wait + wait_none()
-
-
-def _transient(exc: BaseException) -> bool:
-    """Worth another clone attempt: file-system hiccups and a clone that came out different."""
-    if isinstance(exc, FileVerificationException):
-        return True
-    return isinstance(exc, OSError) and exc.errno not in (errno.ENOSPC, errno.EDQUOT)
-
-
-@contextlib.contextmanager
-def _slot(slots: CloneSlots, timeout: float, worker_id: int) -> Iterator[None]:
-    if not slots.acquire(timeout=max(0.0, timeout)):
-        raise CloneTimeoutError(f"worker {worker_id}: no clone slot free within the clone timeout")
-    try:
-        yield
-    finally:
-        slots.release()
 
 
 class ProfileManager:
@@ -182,7 +89,7 @@ class ProfileManager:
             temp_directory=temp_directory if temp_directory is not None else default_temp_root(),
             max_concurrent_clones=max_concurrent_clones,
             clone_timeout=clone_timeout,
-            verification_config=verification_config or _default_verification(),
+            verification_config=verification_config or default_verification(),
             policy=policy,
             retry_config=retry_config,
         )
@@ -190,12 +97,12 @@ class ProfileManager:
 
     def _init(self, config: ProfileConfig, clone_slots: CloneSlots | None) -> None:
         self._config = config
-        self._slots: CloneSlots = clone_slots or threading.BoundedSemaphore(config.max_concurrent_clones)
-        self._state = ProfileManagerState.INITIALIZED
+        slots: CloneSlots = clone_slots or threading.BoundedSemaphore(config.max_concurrent_clones)
+        self._cloner = Cloner(config, slots)
+        self._state = StateMachine(MANAGER_LIFECYCLE, ProfileManagerState.INITIALIZED)
         self._lock = threading.RLock()
         self._profiles: dict[int, WorkerProfile] = {}
         self._base_holder: int | None = None
-        self._generations: dict[int, int] = {}
         self._snapshot: Snapshot | None = None
         self._run_dir: Path | None = None
         self._owns_run = False
@@ -220,25 +127,8 @@ class ProfileManager:
         clone_slots: CloneSlots | None = None,
     ) -> ProfileManager:
         """A manager for a run: `--profile` resolved, clones throttled to the number of workers."""
-        if verification_config is None:
-            methods = [VerificationMethod.CAPABILITY_CHECK, VerificationMethod.FILE_VERIFICATION]
-            url = ""
-            if settings.base_url:
-                methods.insert(1, VerificationMethod.AUTH_CHECK)
-                url = settings.auth_check_url
-            verification_config = VerificationConfig(
-                enabled_methods=tuple(methods),
-                auth_check_url=url,
-                auth_check_timeout=settings.auth_check_timeout,
-            )
-        config = ProfileConfig(
-            base_profile_path=resolve_profile_dir(settings.profile),
-            profile_name=settings.profile_name,
-            temp_directory=temp_directory or default_temp_root(),
-            max_concurrent_clones=settings.workers,
-            clone_timeout=settings.clone_timeout,
-            verification_config=verification_config,
-            policy=settings.profile_policy,
+        config = ProfileConfig.from_settings(
+            settings, temp_directory=temp_directory, verification_config=verification_config
         )
         return cls.from_config(config, clone_slots=clone_slots)
 
@@ -294,7 +184,7 @@ class ProfileManager:
     @property
     def state(self) -> ProfileManagerState:
         """INITIALIZED, ACTIVE or SHUTDOWN."""
-        return self._state
+        return self._state.state
 
     @property
     def snapshot_path(self) -> Path:
@@ -319,12 +209,11 @@ class ProfileManager:
     # --- lifecycle ----------------------------------------------------------------------------------------
 
     def _set_state(self, new: ProfileManagerState) -> None:
-        check_manager_transition(self._state, new)
-        self._state = new
+        self._state.to(new)
 
     def _require_active(self) -> None:
-        if self._state is not ProfileManagerState.ACTIVE:
-            raise RuntimeError(f"ProfileManager is {self._state.value}, not active: call start() first")
+        if self.state is not ProfileManagerState.ACTIVE:
+            raise RuntimeError(f"ProfileManager is {self.state.value}, not active: call start() first")
 
     def _require_snapshot(self) -> Snapshot:
         self._require_active()
@@ -352,24 +241,19 @@ class ProfileManager:
             InsufficientSpaceException: Not enough room for the snapshot.
             ProfileOperationError: The snapshot failed or differs from the base.
         """
-        check_manager_transition(self._state, ProfileManagerState.ACTIVE)
+        if self.state is not ProfileManagerState.INITIALIZED:
+            # A misuse of the API, refused before any work (not a transition: nothing changes).
+            raise IllegalTransition(
+                f"ProfileManager cannot go from {self.state.value} to active: start() once"
+            )
         started = time.perf_counter()
         self.sweep()
         report = self.get_base_profile_status()
         raise_for_status(report)
         if report.stale_lock:
             log.info("base_stale_lock", path=str(self.base_profile_path), lock=report.stale_lock)
-        run_dir = Path(tempfile.mkdtemp(prefix="r", dir=self.temp_directory))
-        try:
-            write_owner(run_dir, FolderKind.RUN)
-            self._run_dir, self._owns_run = run_dir, True
-            self._snapshot = take_snapshot(
-                self.base_profile_path, self._config.profile_name, run_dir / SNAPSHOT_DIR_NAME
-            )
-        except BaseException:
-            self._remove(run_dir)
-            self._run_dir, self._owns_run, self._snapshot = None, False, None
-            raise
+        self._run_dir, self._snapshot = open_run(self._config)
+        self._owns_run = True
         self._set_state(ProfileManagerState.ACTIVE)
         log.info(
             "snapshot_taken",
@@ -384,7 +268,7 @@ class ProfileManager:
 
         Windows must have been quit first; a folder that cannot be removed is left to the next sweep.
         """
-        if self._state is ProfileManagerState.SHUTDOWN:
+        if self.state is ProfileManagerState.SHUTDOWN:
             return
         for profile in list(self.profiles.values()):
             try:
@@ -392,11 +276,11 @@ class ProfileManager:
             except (OSError, ProfileOperationError) as exc:
                 log.warning("cleanup_failed", worker_id=profile.worker_id, error=str(exc))
         if self._owns_run and self._run_dir is not None:
-            self._remove(self._run_dir)
+            remove_quietly(self._run_dir, self._config)
         self._set_state(ProfileManagerState.SHUTDOWN)
 
     def __enter__(self) -> ProfileManager:
-        if self._state is ProfileManagerState.INITIALIZED:
+        if self.state is ProfileManagerState.INITIALIZED:
             self.start()
         return self
 
@@ -404,13 +288,6 @@ class ProfileManager:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.shutdown()
-
-    def _remove(self, path: Path) -> bool:
-        try:
-            return remove_guarded(path, temp_root=self.temp_directory, protected=[self.base_profile_path])
-        except (OSError, ProfileOperationError) as exc:
-            log.warning("remove_failed", path=str(path), error=str(exc))
-            return False
 
     # --- profiles -----------------------------------------------------------------------------------------
 
@@ -430,9 +307,7 @@ class ProfileManager:
                 profile = WorkerProfile(
                     worker_id, ProfileType.BASE, self.base_profile_path, self._config.profile_name
                 )
-                profile.file_verification = MethodResult(
-                    VerificationStatus.SKIPPED, 0.0, "base profile: the snapshot was checked against it"
-                )
+                profile.file_verification = MethodResult(VerificationStatus.SKIPPED, 0.0, BASE_FILES_SKIPPED)
                 profile.transition(ProfileState.READY)
                 self._profiles[worker_id] = profile
                 log.info("profile_assigned", worker_id=worker_id, window=profile.letter, type="base")
@@ -498,81 +373,10 @@ class ProfileManager:
             self._profiles[profile.worker_id] = fresh
         return fresh
 
-    def _claim_clone_dir(self, worker_id: int) -> Path:
-        # Never the path of an earlier clone of this worker: its browser's helpers may still write there.
+    def _make_clone(self, worker_id: int) -> WorkerProfile:
         run_dir = self._run_dir
         assert run_dir is not None
-        with self._lock:
-            generation = self._generations.get(worker_id, 0)
-            while True:
-                path = run_dir / (f"w{worker_id}" if generation == 0 else f"w{worker_id}.{generation}")
-                generation += 1
-                try:
-                    path.mkdir(mode=0o700)
-                except FileExistsError:
-                    continue
-                self._generations[worker_id] = generation
-                return path
-
-    def _make_clone(self, worker_id: int) -> WorkerProfile:
-        snapshot = self._require_snapshot()
-        letter = window_letter(worker_id)
-        started = time.perf_counter()
-        deadline = time.monotonic() + self.clone_timeout
-        retry_config = self._config.clone_retry
-        with _slot(self._slots, deadline - time.monotonic(), worker_id):
-            waited = time.perf_counter() - started
-            check_free_space(self.temp_directory, snapshot.total_bytes, f"the clone of window {letter}")
-            attempts = 0
-            try:
-                for attempt in Retrying(
-                    retry=retry_if_exception(_transient),
-                    stop=stop_after_attempt(retry_config.max_attempts),
-                    wait=_tenacity_wait(retry_config),
-                    reraise=True,
-                    sleep=lambda s: time.sleep(min(s, max(0.0, deadline - time.monotonic()))),
-                ):
-                    with attempt:
-                        attempts += 1
-                        if time.monotonic() > deadline:
-                            raise CloneTimeoutError(
-                                f"worker {worker_id}: cloning took over {self.clone_timeout}s"
-                            )
-                        path, sums = self._clone_once(snapshot, worker_id, deadline)
-            except OSError as exc:
-                where = f"cloning for window {letter} in {self.temp_directory}"
-                raise translate_os_error(exc, where) from exc
-            except FileVerificationException as exc:
-                raise ProfileOperationError(str(exc)) from exc
-        duration = time.perf_counter() - started
-        profile = WorkerProfile(worker_id, ProfileType.CLONE, path, snapshot.profile_name, checksums=sums)
-        profile.file_verification = MethodResult(
-            VerificationStatus.SUCCESS, duration, f"{len(sums)} key files identical to the snapshot"
-        )
-        profile.transition(ProfileState.READY)
-        log.info(
-            "clone_created",
-            worker_id=worker_id,
-            window=letter,
-            path=str(path),
-            attempts=attempts,
-            waited_s=round(waited, 3),
-            duration_s=round(duration, 3),
-            bytes=snapshot.total_bytes,
-        )
-        return profile
-
-    def _clone_once(self, snapshot: Snapshot, worker_id: int, deadline: float) -> tuple[Path, dict[str, str]]:
-        path = self._claim_clone_dir(worker_id)
-        try:
-            write_owner(path, FolderKind.CLONE)
-            sums = copy_clone(snapshot, path, deadline)
-            write_complete(path, {"worker_id": worker_id, "snapshot": str(snapshot.path), "checksums": sums})
-        except BaseException as exc:
-            log.warning("clone_attempt_failed", worker_id=worker_id, path=str(path), error=str(exc))
-            self._remove(path)
-            raise
-        return path, sums
+        return self._cloner.make_clone(self._require_snapshot(), run_dir, worker_id)
 
     # --- verification -------------------------------------------------------------------------------------
 
@@ -582,32 +386,9 @@ class ProfileManager:
         Meant right after cloning, before a browser starts on the clone (the browser rewrites `Preferences`
         at start). The base profile is SKIPPED: its snapshot was checked against it at `start()`.
         """
-        started = time.perf_counter()
         if profile.profile_type is ProfileType.BASE:
-            return MethodResult(
-                VerificationStatus.SKIPPED, 0.0, "base profile: the snapshot was checked against it"
-            )
-        snapshot = self._require_snapshot()
-        if not is_complete(profile.profile_path):
-            return MethodResult(
-                VerificationStatus.FAILED,
-                time.perf_counter() - started,
-                f"incomplete clone {profile.profile_path}: no completion marker",
-            )
-        try:
-            sums = byte_checksums(profile.profile_path, list(snapshot.checksums))
-        except OSError as exc:
-            return MethodResult(
-                VerificationStatus.FAILED, time.perf_counter() - started, f"unreadable: {exc}"
-            )
-        profile.checksums = sums
-        problems = compare_checksums(snapshot.checksums, sums)
-        duration = time.perf_counter() - started
-        if problems:
-            return MethodResult(VerificationStatus.FAILED, duration, "; ".join(problems))
-        return MethodResult(
-            VerificationStatus.SUCCESS, duration, f"{len(sums)} key files identical to the snapshot"
-        )
+            return MethodResult(VerificationStatus.SKIPPED, 0.0, BASE_FILES_SKIPPED)
+        return check_clone_files(profile, self._require_snapshot())
 
     def verify_profile(
         self,
@@ -623,45 +404,13 @@ class ProfileManager:
         enabled method with no result is PENDING, so the verification cannot pass without it. A READY
         profile that passes becomes VERIFIED.
         """
-        started = datetime.now(UTC)
-        results: dict[VerificationMethod, MethodResult] = {}
-        given = dict(browser_results or {})
-        for method in self.verification_config.enabled_methods:
-            if method is VerificationMethod.FILE_VERIFICATION:
-                if not self.verification_config.is_enabled(method):
-                    results[method] = MethodResult(VerificationStatus.SKIPPED, 0.0, "disabled")
-                elif method in given:
-                    results[method] = given[method]
-                else:
-                    results[method] = profile.file_verification or self.verify_profile_files(profile)
-            elif method in given:
-                results[method] = given[method]
-            else:
-                results[method] = MethodResult(VerificationStatus.PENDING, 0.0, "not run")
-        result = VerificationResult(
-            worker_id=profile.worker_id,
-            method_results=results,
-            started_at=started,
-            completed_at=datetime.now(UTC),
+        return assemble_verification(
+            self.verification_config,
+            profile,
+            browser_results,
+            check_files=lambda: self.verify_profile_files(profile),
             retry_count=retry_count,
         )
-        if not result.is_success():
-            failed = ", ".join(
-                f"{m.value}: {results[m].detail or results[m].status.value}"
-                for m in result.get_failed_methods()
-            )
-            result.error_details = failed
-        profile.record_verification(result)
-        if result.is_success() and profile.state is ProfileState.READY:
-            profile.transition(ProfileState.VERIFIED)
-        log.info(
-            "profile_verified",
-            worker_id=profile.worker_id,
-            window=profile.letter,
-            status=result.overall_status.value,
-            error=result.error_details,
-        )
-        return result
 
     # --- cleanup ------------------------------------------------------------------------------------------
 
@@ -678,18 +427,10 @@ class ProfileManager:
             return True
         if profile.state is not ProfileState.CLEANUP:
             profile.transition(ProfileState.CLEANUP)
-        if profile.profile_type is ProfileType.CLONE:
-            alive = wait_for_exit(browser_pids, wait_timeout)
-            if alive:
-                log.warning("clone_kept_browser_alive", worker_id=profile.worker_id, pids=alive)
-                return False
-            try:
-                remove_guarded(
-                    profile.profile_path, temp_root=self.temp_directory, protected=[self.base_profile_path]
-                )
-            except OSError as exc:
-                log.warning("clone_remove_failed", worker_id=profile.worker_id, error=str(exc))
-                return False
+        if profile.profile_type is ProfileType.CLONE and not remove_clone(
+            profile, self._config, browser_pids, wait_timeout
+        ):
+            return False
         profile.transition(ProfileState.DESTROYED)
         with self._lock:
             if self._profiles.get(profile.worker_id) is profile:

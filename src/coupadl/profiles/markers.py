@@ -1,9 +1,10 @@
 """The small JSON files coupadl leaves in its own folders: who owns a folder, and that a copy finished.
 
-- `OWNER_MARKER` is written FIRST into every run, snapshot and clone folder: the owner's PID and process
-  create time (so a reused PID is not mistaken for the owner) and host. Cleanup refuses folders without it.
-- `COMPLETE_MARKER` is written LAST, atomically, once a snapshot or clone is fully copied and checked;
-  a folder without it is partial and is never used.
+- `OWNER_MARKER` is written FIRST into every run, snapshot and clone folder: the owner's process identity
+  (PID and create time, `coupadl.processes`: a reused PID is not mistaken for the owner) and host. Cleanup
+  refuses folders without it.
+- `COMPLETE_MARKER` is written LAST, atomically and durably (`coupadl.atomic`), once a snapshot or clone
+  is fully copied and checked; a folder without it is partial and is never used.
 
 Both names start with `MARKER_PREFIX`, which copying skips, so markers never travel from snapshot to clone.
 """
@@ -11,7 +12,6 @@ Both names start with `MARKER_PREFIX`, which copying skips, so markers never tra
 from __future__ import annotations
 
 import json
-import os
 import socket
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -19,7 +19,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import psutil
+from coupadl.atomic import atomic_write
+from coupadl.processes import ProcessIdentity
 
 __all__ = [
     "COMPLETE_MARKER",
@@ -37,9 +38,6 @@ __all__ = [
 MARKER_PREFIX = ".coupadl-"
 OWNER_MARKER = ".coupadl-owner.json"
 COMPLETE_MARKER = ".coupadl-complete.json"
-
-# psutil derives create time from boot time and clock ticks: equal for one process, up to rounding.
-_CREATE_TIME_TOLERANCE_S = 0.1
 
 
 class FolderKind(StrEnum):
@@ -63,10 +61,11 @@ class Owner:
     @classmethod
     def current(cls, kind: FolderKind) -> Owner:
         """This process as owner of a folder of `kind`."""
+        me = ProcessIdentity.current()
         return cls(
             kind=kind,
-            pid=os.getpid(),
-            create_time=psutil.Process().create_time(),
+            pid=me.pid,
+            create_time=me.create_time,
             host=socket.gethostname(),
             created_at=datetime.now(UTC).isoformat(),
         )
@@ -75,19 +74,14 @@ class Owner:
         """True while the owning process runs; owners on other hosts are assumed alive (never swept)."""
         if self.host != socket.gethostname():
             return True
-        try:
-            create_time = float(psutil.Process(self.pid).create_time())
-        except psutil.NoSuchProcess:
-            return False
-        except psutil.Error:
-            return True  # e.g. AccessDenied: it exists, and it is not ours to judge
-        return abs(create_time - self.create_time) <= _CREATE_TIME_TOLERANCE_S
+        # Access denied: it exists, and it is not ours to judge.
+        return ProcessIdentity(self.pid, self.create_time).is_alive(if_unknown=True)
 
 
 def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
+    # The temporary name starts with the marker's, i.e. with MARKER_PREFIX: copies skip a leftover one too.
+    body = json.dumps(data, sort_keys=True).encode("utf-8")
+    atomic_write(path, lambda stream: stream.write(body), mode=0o600, prefix=f"{path.name}.")
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -1,7 +1,7 @@
 """The profile data model of seed 000: enums, configs, `WorkerProfile` and `VerificationResult`.
 
-Lifecycles are enums with their allowed transitions written down next to them; an invalid transition raises
-`ValueError` instead of silently moving a profile into a state it cannot be in.
+Lifecycles are enums with their allowed transitions written down next to them (`coupadl.lifecycle`): an
+invalid transition raises in tests and is logged in production, never silently accepted.
 """
 
 from __future__ import annotations
@@ -15,10 +15,15 @@ from typing import Any
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from tenacity.wait import wait_base
 
+from coupadl.lifecycle import Lifecycle, StateMachine
 from coupadl.profiles.markers import COMPLETE_MARKER
+from coupadl.retrying import backoff, delay_before
 
 __all__ = [
+    "MANAGER_LIFECYCLE",
+    "PROFILE_LIFECYCLE",
     "MethodResult",
     "ProfileManagerState",
     "ProfileState",
@@ -77,7 +82,8 @@ class ProfileStatus(StrEnum):
 
 
 class ProfileManagerState(StrEnum):
-    """`ProfileManager` lifecycle: INITIALIZED → ACTIVE → SHUTDOWN."""
+    """`ProfileManager` lifecycle: INITIALIZED → ACTIVE → SHUTDOWN (or INITIALIZED → SHUTDOWN: a manager
+    shut down before it made its snapshot). Every state is entered."""
 
     INITIALIZED = "initialized"
     ACTIVE = "active"
@@ -88,7 +94,9 @@ class ProfileState(StrEnum):
     """`WorkerProfile` lifecycle: CREATING → READY → VERIFIED → IN_USE → CLEANUP → DESTROYED.
 
     A profile may also go back from VERIFIED/IN_USE to READY when its window is restarted and must be
-    verified again, and to CLEANUP from any live state when its window fails for good.
+    verified again, and to CLEANUP from any live state (CREATING included: a copy that failed half-way) when
+    its window fails for good or the run shuts down. CLEANUP stays CLEANUP while its folder cannot be
+    removed; a later cleanup moves it to DESTROYED. Every state is entered.
     """
 
     CREATING = "creating"
@@ -99,26 +107,26 @@ class ProfileState(StrEnum):
     DESTROYED = "destroyed"
 
 
-_PROFILE_TRANSITIONS: dict[ProfileState, frozenset[ProfileState]] = {
-    ProfileState.CREATING: frozenset({ProfileState.READY, ProfileState.CLEANUP}),
-    ProfileState.READY: frozenset({ProfileState.VERIFIED, ProfileState.CLEANUP}),
-    ProfileState.VERIFIED: frozenset({ProfileState.IN_USE, ProfileState.READY, ProfileState.CLEANUP}),
-    ProfileState.IN_USE: frozenset({ProfileState.READY, ProfileState.CLEANUP}),
-    ProfileState.CLEANUP: frozenset({ProfileState.DESTROYED}),
-    ProfileState.DESTROYED: frozenset(),
-}
+PROFILE_LIFECYCLE: Lifecycle[ProfileState] = Lifecycle(
+    "profile",
+    {
+        ProfileState.CREATING: {ProfileState.READY, ProfileState.CLEANUP},
+        ProfileState.READY: {ProfileState.VERIFIED, ProfileState.CLEANUP},
+        ProfileState.VERIFIED: {ProfileState.IN_USE, ProfileState.READY, ProfileState.CLEANUP},
+        ProfileState.IN_USE: {ProfileState.READY, ProfileState.CLEANUP},
+        ProfileState.CLEANUP: {ProfileState.DESTROYED},
+        ProfileState.DESTROYED: set(),
+    },
+)
 
-_MANAGER_TRANSITIONS: dict[ProfileManagerState, frozenset[ProfileManagerState]] = {
-    ProfileManagerState.INITIALIZED: frozenset({ProfileManagerState.ACTIVE, ProfileManagerState.SHUTDOWN}),
-    ProfileManagerState.ACTIVE: frozenset({ProfileManagerState.SHUTDOWN}),
-    ProfileManagerState.SHUTDOWN: frozenset(),
-}
-
-
-def check_manager_transition(current: ProfileManagerState, new: ProfileManagerState) -> None:
-    """Raise `ValueError` unless `current → new` is an allowed `ProfileManager` transition."""
-    if new not in _MANAGER_TRANSITIONS[current]:
-        raise ValueError(f"ProfileManager cannot go from {current.value} to {new.value}")
+MANAGER_LIFECYCLE: Lifecycle[ProfileManagerState] = Lifecycle(
+    "ProfileManager",
+    {
+        ProfileManagerState.INITIALIZED: {ProfileManagerState.ACTIVE, ProfileManagerState.SHUTDOWN},
+        ProfileManagerState.ACTIVE: {ProfileManagerState.SHUTDOWN},
+        ProfileManagerState.SHUTDOWN: set(),
+    },
+)
 
 
 class RetryConfig(BaseModel):
@@ -138,11 +146,16 @@ class RetryConfig(BaseModel):
             raise ValueError("max_delay must be >= base_delay")
         return self
 
+    def wait(self) -> wait_base:
+        """The tenacity wait strategy of this policy (`coupadl.retrying.backoff`, jitter included)."""
+        return backoff(
+            self.base_delay, self.max_delay, exponential=self.exponential_backoff, jitter=self.jitter
+        )
+
     def delay_for(self, attempt: int) -> float:
         """Delay before retry number `attempt` (1-based), without jitter."""
-        if not self.exponential_backoff:
-            return self.base_delay
-        return float(min(self.max_delay, self.base_delay * 2 ** max(0, attempt - 1)))
+        plain = backoff(self.base_delay, self.max_delay, exponential=self.exponential_backoff)
+        return delay_before(plain, max(1, attempt))
 
 
 class VerificationConfig(BaseModel):
@@ -265,12 +278,12 @@ class WorkerProfile:
     created_at: datetime = field(default_factory=_now)
     verified_at: datetime | None = None
     verification_status: VerificationStatus = VerificationStatus.PENDING
-    state: ProfileState = ProfileState.CREATING
     # SHA-256 of the key files as copied (VM-003), filled in right after cloning.
     checksums: dict[str, str] = field(default_factory=dict)
     # VM-003 as checked right after cloning (SKIPPED for the base); reused by every later verification.
     file_verification: MethodResult | None = None
     history: list[VerificationResult] = field(default_factory=list)
+    _state: StateMachine[ProfileState] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.worker_id, bool) or not isinstance(self.worker_id, int) or self.worker_id < 1:
@@ -278,6 +291,12 @@ class WorkerProfile:
         self.profile_path = Path(self.profile_path)
         if not self.profile_name or os.sep in self.profile_name or "/" in self.profile_name:
             raise ValueError(f"profile_name must be a plain folder name, got {self.profile_name!r}")
+        self._state = StateMachine(PROFILE_LIFECYCLE, ProfileState.CREATING, f"of worker {self.worker_id}")
+
+    @property
+    def state(self) -> ProfileState:
+        """Where the profile is in its lifecycle; changed only through `transition`."""
+        return self._state.state
 
     @property
     def letter(self) -> str:
@@ -285,12 +304,8 @@ class WorkerProfile:
         return window_letter(self.worker_id)
 
     def transition(self, new: ProfileState) -> None:
-        """Move to `new`, refusing transitions the lifecycle does not allow."""
-        if new not in _PROFILE_TRANSITIONS[self.state]:
-            raise ValueError(
-                f"worker {self.worker_id} profile cannot go from {self.state.value} to {new.value}"
-            )
-        self.state = new
+        """Move to `new` (checked against `PROFILE_LIFECYCLE`)."""
+        self._state.to(new)
 
     def record_verification(self, result: VerificationResult) -> None:
         """Keep `result`; the most recent one decides `verification_status`."""

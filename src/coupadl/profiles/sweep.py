@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import retry, retry_if_exception_type, stop_after_attempt
 
 from coupadl.errors import ProfileOperationError
 from coupadl.log import get_logger
 from coupadl.profiles.locks import LockState, read_singleton_lock
 from coupadl.profiles.markers import OWNER_MARKER, FolderKind, read_owner
+from coupadl.retrying import backoff
 
 __all__ = ["SweepReport", "UnsafeRemovalError", "remove_guarded", "sweep_orphans", "wait_for_exit"]
 
@@ -47,7 +48,7 @@ def _check_removable(path: Path, temp_root: Path, protected: Iterable[Path]) -> 
 @retry(
     retry=retry_if_exception_type(OSError),
     stop=stop_after_attempt(4),
-    wait=wait_exponential(multiplier=0.1, max=1.0),
+    wait=backoff(0.1, 1.0),
     reraise=True,
 )
 def _rmtree(path: Path) -> None:

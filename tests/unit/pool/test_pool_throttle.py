@@ -52,7 +52,7 @@ def pool(tmp_path: Path) -> Iterator[PersistentWorkerPool]:
     for wid in (1, 2):
         worker = _Worker(wid, SimpleNamespace(letter="AB"[wid - 1]))  # type: ignore[arg-type]
         worker.inbox = Inbox()
-        worker.status = WorkerStatus.READY
+        worker.set(WorkerStatus.READY)
         pool.workers[wid] = worker
     try:
         yield pool

@@ -19,6 +19,7 @@ from coupadl.profiles.checksums import (
     file_sha256,
     find_cookie_db,
     key_artifacts,
+    open_sqlite_readonly,
     sqlite_content_sha256,
 )
 from coupadl.profiles.copying import is_skipped, plan_snapshot
@@ -186,3 +187,40 @@ def test_disk_filling_up_while_copying(
     with pytest.raises(InsufficientSpaceException, match="filled up"):
         manager.start()
     assert list(temp_root.iterdir()) == []
+
+
+def _wal_database(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = WAL")  # as Chromium keeps e.g. DIPS
+    conn.execute("CREATE TABLE t (x)")
+    conn.execute("INSERT INTO t VALUES (1)")
+    conn.commit()
+    conn.close()  # the last connection checkpoints and removes -wal and -shm
+
+
+def test_reading_a_wal_database_leaves_nothing_beside_it(tmp_path: Path) -> None:
+    db = tmp_path / "DIPS"
+    _wal_database(db)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["DIPS"]
+    before = db.read_bytes()
+    with open_sqlite_readonly(db) as conn:
+        assert conn.execute("SELECT x FROM t").fetchall() == [(1,)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["DIPS"]
+    assert db.read_bytes() == before
+
+
+def test_a_wal_left_beside_a_database_is_read_from_a_private_copy(tmp_path: Path) -> None:
+    db = tmp_path / "Cookies"
+    _wal_database(db)
+    writer = sqlite3.connect(db)  # open: its WAL holds a row the main file does not have yet
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("INSERT INTO t VALUES (2)")
+    writer.commit()
+    try:
+        beside = sorted(p.name for p in tmp_path.iterdir())
+        assert "Cookies-wal" in beside
+        with open_sqlite_readonly(db) as conn:
+            assert conn.execute("SELECT x FROM t ORDER BY x").fetchall() == [(1,), (2,)]
+        assert sorted(p.name for p in tmp_path.iterdir()) == beside
+    finally:
+        writer.close()
