@@ -12,11 +12,13 @@ import pytest
 
 from coupadl.browser.discovery import Executables
 from coupadl.browser.launcher import LaunchConfig
+from coupadl.browser.window import WindowReport
 from coupadl.lifecycle import IllegalTransition
+from coupadl.pool.events import PoolStateChanged
 from coupadl.pool.messages import WorkerReady
 from coupadl.pool.pool import PersistentWorkerPool, PoolConfig, _Worker
 from coupadl.pool.states import POOL_LIFECYCLE, WORKER_LIFECYCLE, PoolState, WorkerStatus
-from coupadl.profiles.models import VerificationConfig
+from coupadl.profiles.models import ProfileType, VerificationConfig
 from coupadl.settings import BrowserKind
 
 W = WorkerStatus
@@ -83,13 +85,14 @@ def test_close_terminates_workers_in_every_live_state_through_the_table(tmp_path
     pool.close()  # strict mode: any move the tables forbid would raise here
     assert [w.status for w in pool.workers.values()] == [W.TERMINATED] * 6 + [W.FAILED]
     assert pool.state is PoolState.TERMINATED
-    assert [e.data["state"] for e in events if e.kind == "pool_state"] == ["shutting_down", "terminated"]
+    states = [e.state for e in events if isinstance(e, PoolStateChanged)]
+    assert states == [PoolState.SHUTTING_DOWN, PoolState.TERMINATED]
     pool.close()  # a second close is a no-op
 
 
 def test_a_ready_message_after_the_worker_was_given_up_is_ignored(tmp_path: Path) -> None:
     pool = _pool(tmp_path, [[W.FAILED]])
-    pool._handle(WorkerReady(1, {"worker_id": 1}, (), "/p"))
+    pool._handle(WorkerReady(1, WindowReport(1, ProfileType.BASE, Path("/p")), (), "/p"))
     assert pool.workers[1].status is W.FAILED and not pool.any_verified
     pool.close()
 
