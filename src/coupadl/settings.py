@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import Field, PrivateAttr, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from coupadl.config_file import read_config_file, user_config_file
@@ -39,6 +40,7 @@ __all__ = [
 
 MIN_WORKERS = 1
 MAX_WORKERS = 8
+MAX_GRID_WORKERS = 32  # with `grid`: windows on a Selenium Grid (issue 13)
 
 
 class BrowserKind(StrEnum):
@@ -120,7 +122,7 @@ class Settings(BaseSettings):
 
     base_url: str | None = None
     out: Path = Path("coupadl-output")
-    workers: int = Field(default=3, ge=MIN_WORKERS, le=MAX_WORKERS)
+    workers: int = Field(default=3, ge=MIN_WORKERS, le=MAX_GRID_WORKERS)  # local: le MAX_WORKERS (below)
     profile: str | None = None  # None: the tool's own profile folder; "edge-default": the OS default Edge dir
     profile_name: str = "Default"
     profile_policy: ProfilePolicy = ProfilePolicy.BASE_FIRST
@@ -230,6 +232,44 @@ class Settings(BaseSettings):
     throttle_max_wait: float = Field(default=300.0, gt=0, le=3600)  # at most this, whatever Retry-After says
     throttle_slowdown: float = Field(default=60.0, ge=0, le=3600)  # after a 429: pace every window this long
     throttle_spacing: float = Field(default=1.0, ge=0, le=60)  # ...at most one new PO per this many seconds
+
+    # --- windows on a Selenium Grid (i13-wire, issue 13) ---
+    # `grid`: the Grid's address; windows are then Remote WebDriver sessions there, signed in with the base's
+    # cookies. `grid_insecure`: accept a plain http:// Grid off loopback (the cookies travel unencrypted).
+    # `grid_cookie_domains`: SSO / file-storage hosts whose cookies are carried besides the tenant's.
+    grid: str | None = None
+    grid_insecure: bool = False
+    grid_cookie_domains: tuple[str, ...] = ()
+
+    @field_validator("grid_cookie_domains", mode="before")
+    @classmethod
+    def _domain_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # COUPADL_GRID_COOKIE_DOMAINS=a.example,b.example
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _local_window_limit(cls, data: Any) -> Any:
+        # Before validation, so the error shows the value as the operator wrote it (`COUPADL_WORKERS='12'`).
+        if not isinstance(data, dict) or data.get("grid") is not None or "workers" not in data:
+            return data
+        raw = data["workers"]
+        try:
+            workers = int(raw)
+        except (TypeError, ValueError):
+            return data  # the field's own validation reports it
+        if workers > MAX_WORKERS:
+            # Reported on `workers` (its loc), so the error names where the operator gave it.
+            error = PydanticCustomError(
+                "local_workers",
+                "must be between {low} and {high} for windows on this machine (up to {grid} with --grid)",
+                {"low": MIN_WORKERS, "high": MAX_WORKERS, "grid": MAX_GRID_WORKERS},
+            )
+            raise ValidationError.from_exception_data(
+                "Settings", [InitErrorDetails(type=error, loc=("workers",), input=raw)]
+            )
+        return data
 
 
 class Source(StrEnum):

@@ -67,6 +67,7 @@ __all__ = [
     "RemoteConfig",
     "RemoteSessionFacts",
     "RemoteWindow",
+    "RemoteWindowNotVerified",
     "carry_cookies",
     "check_carried_cookies",
     "open_remote_window",
@@ -506,6 +507,26 @@ class RemoteWindow:
     carried_by: str
     steps: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    step_seconds: list[float] = field(default_factory=list)  # how long each step of `steps` took
+
+
+class RemoteWindowNotVerified(VerificationError):
+    """No remote session passed (`open_remote_window`): the message names every failure; the attributes
+    keep the last failed verification and the steps tried, for the window's report."""
+
+    def __init__(
+        self,
+        message: str,
+        last: VerificationResult | None,
+        steps: list[str],
+        failures: list[str],
+        step_seconds: list[float],
+    ) -> None:
+        super().__init__(message)
+        self.last = last
+        self.steps = steps
+        self.failures = failures
+        self.step_seconds = step_seconds
 
 
 def open_remote_window(
@@ -532,7 +553,10 @@ def open_remote_window(
     log = get_logger(__name__)
     steps: list[str] = []
     failures: list[str] = []
+    step_seconds: list[float] = []
+    last: VerificationResult | None = None
     for attempt in range(max_sessions):
+        step_started = time.monotonic()
         if attempt:
             steps.append("new_session")
         session = start_remote_session(config, download_dir, client=client, registry=registry)
@@ -540,20 +564,34 @@ def open_remote_window(
             for retry in range(2):
                 if retry:
                     steps.append("recarry")
+                    step_started = time.monotonic()
                 outcome = carry_cookies(session, cookies, tenant_url)
                 result = verify_remote_window(
-                    session, cookies, verification, worker_id, tenant_url=tenant_url, retry_count=len(steps)
+                    session,
+                    cookies,
+                    verification,
+                    worker_id,
+                    tenant_url=tenant_url,
+                    retry_count=len(steps),
+                    reload=bool(retry),
                 )
+                if attempt or retry:
+                    step_seconds.append(time.monotonic() - step_started)
                 if result.is_success():
-                    return RemoteWindow(session, result, outcome.method, steps, failures)
+                    return RemoteWindow(session, result, outcome.method, steps, failures, step_seconds)
+                last = result
                 failures.append(f"{session.facts.describe()}: {result.error_details}")
                 log.warning(
                     "grid.window_not_verified", node=session.facts.node_uri, reason=result.error_details
                 )
         except (WindowError, RetryableTaskError) as exc:  # the session died or refused: try a new one
+            if len(step_seconds) < len(steps):
+                step_seconds.append(time.monotonic() - step_started)
             failures.append(f"{session.facts.describe()}: {exc}")
         except BaseException:
             session.quit()
             raise
         session.quit()
-    raise VerificationError(f"no remote window could be verified ({'; '.join(failures)})")
+    raise RemoteWindowNotVerified(
+        f"no remote window could be verified ({'; '.join(failures)})", last, steps, failures, step_seconds
+    )

@@ -77,6 +77,8 @@ class RemediationAction(StrEnum):
     RELOAD = "reload"  # reload the authenticated page, then verify
     RECLONE = "reclone"  # quit, replace the clone from the snapshot, start again (clones only)
     RESTART = "restart"  # quit and start the browser again on the same profile
+    RECARRY = "recarry"  # remote windows: set the carried cookies again and reload, then verify
+    NEW_SESSION = "new_session"  # remote windows: quit the session, start a new one (any node)
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,7 @@ class WindowReport:
     restarts: int = 0
     browser_pid: int | None = None
     status: str = ""
+    remote: dict[str, str] | None = None  # a Grid window: session id, node, browser version (not for local)
 
     @property
     def letter(self) -> str:
@@ -168,6 +171,8 @@ class WindowReport:
         }
         if self.status:
             out["status"] = self.status
+        if self.remote is not None:
+            out["remote"] = dict(self.remote)
         return out
 
 

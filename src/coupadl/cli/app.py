@@ -17,7 +17,15 @@ from coupadl.cli.display import format_window_table, make_console
 from coupadl.cli.exit_codes import ExitCode
 from coupadl.errors import CoupadlError, MachineFaultError, SetupError
 from coupadl.log import close_logging, configure_logging, log_path
-from coupadl.settings import MAX_WORKERS, MIN_WORKERS, BrowserKind, ProfilePolicy, Settings, load_settings
+from coupadl.settings import (
+    MAX_GRID_WORKERS,
+    MAX_WORKERS,
+    MIN_WORKERS,
+    BrowserKind,
+    ProfilePolicy,
+    Settings,
+    load_settings,
+)
 
 __all__ = ["cli", "main"]
 
@@ -27,7 +35,12 @@ def _shared_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--base-url", help="Coupa host, e.g. https://acme.coupahost.com [env COUPADL_BASE_URL]"),
         click.option("--out", type=click.Path(path_type=Path), help="output root [./coupadl-output]"),
-        click.option("--workers", type=int, help=f"parallel windows, {MIN_WORKERS}..{MAX_WORKERS} [3]"),
+        click.option(
+            "--workers",
+            type=int,
+            help=f"parallel windows, {MIN_WORKERS}..{MAX_WORKERS} "
+            f"({MIN_WORKERS}..{MAX_GRID_WORKERS} with --grid) [3]",
+        ),
         click.option(
             "--profile",
             help="base user-data-dir; 'edge-default' = the OS default Edge dir "
@@ -46,6 +59,18 @@ def _shared_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--headless/--visible", default=None, help="show the windows or not [headless]"),
         click.option("--config", type=click.Path(path_type=Path), help="TOML file with the same keys"),
+        click.option(
+            "--grid",
+            help="Selenium Grid URL: the windows run there, signed in with the base's cookies "
+            f"(--workers up to {MAX_GRID_WORKERS}) [env COUPADL_GRID]",
+        ),
+        click.option(
+            "--grid-insecure",
+            is_flag=True,
+            default=None,
+            help="accept a plain http:// Grid that is not on loopback "
+            "(the sign-in cookies travel unencrypted)",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -112,6 +137,7 @@ def check(verbose: bool, **flags: Any) -> None:
     Exits 0 only if every window verified.
     """
     from coupadl.batch.progress import state_dir
+    from coupadl.cli.grid_mode import plan_grid, remote_setup
     from coupadl.cli.runner import check_output_folder, stop_on_signals
     from coupadl.cli.wiring import (
         build_launch,
@@ -125,7 +151,11 @@ def check(verbose: bool, **flags: Any) -> None:
     try:
         settings = _settings(**flags)
         settings.require_base_url()
-        check_output_folder(settings.out.expanduser().resolve())
+        out = settings.out.expanduser().resolve()
+        check_output_folder(out)
+        grid = plan_grid(settings, out)  # --grid: reachable, stale sessions deleted, windows claimed
+        if grid is not None and grid.note:
+            console.print(f"[yellow]{grid.note}[/yellow]")
         check_base_profile(settings)  # before any browser is probed
         launch = build_launch(settings)
         verification = build_verification(settings)
@@ -133,10 +163,26 @@ def check(verbose: bool, **flags: Any) -> None:
     except SetupError as exc:
         _fail(str(exc))
         return
-    out = settings.out.expanduser().resolve()
+    try:
+        remote = remote_setup(settings, grid, launch, profiles, out) if grid is not None else None
+    except SetupError as exc:
+        profiles.shutdown()
+        _fail(str(exc))
+        return
     configure_logging(state_dir(out) / "logs" / "check.jsonl", worker="main", echo=verbose)
     try:
-        pool = build_pool(settings, launch, verification, profiles, out, None, options={}, log_echo=verbose)
+        pool = build_pool(
+            settings,
+            launch,
+            verification,
+            profiles,
+            out,
+            None,
+            options={},
+            log_echo=verbose,
+            worker_count=grid.windows if grid is not None else None,
+            remote=remote,
+        )
         with stop_on_signals(pool.request_stop):
             try:
                 reports = pool.start()

@@ -24,6 +24,7 @@ from coupadl.batch.results import RESULTS_CSV, RESULTS_XLSX
 from coupadl.browser.window import WindowReport
 from coupadl.cli.display import LiveProgress, format_status_table, format_window_table
 from coupadl.cli.exit_codes import ExitCode
+from coupadl.cli.grid_mode import GridPlan, plan_grid, remote_setup
 from coupadl.cli.wiring import (
     build_launch,
     build_pool,
@@ -39,6 +40,7 @@ from coupadl.faults import FolderIdentity, check_folder
 from coupadl.log import configure_logging, get_logger
 from coupadl.pool import PersistentWorkerPool, PoolEvent, Task, TaskOutcome
 from coupadl.pool.events import SessionExpired, TaskDispatched, TaskFinished, TaskThrottled, Tick
+from coupadl.pool.sources import RemoteWindowSetup
 from coupadl.settings import Settings
 
 __all__ = ["BatchRun", "check_output_folder", "stop_on_signals"]
@@ -96,6 +98,7 @@ class BatchRun:
         self._results_dirty = True
         self._results_written_at = 0.0
         self._redirect_said: set[str] = set()
+        self.grid: GridPlan | None = None  # --grid: the Grid and the windows claimed there
         self.log = get_logger("coupadl.run")
 
     def _interrupt(self) -> None:
@@ -119,6 +122,10 @@ class BatchRun:
         settings = self.settings
         settings.require_base_url()
         check_output_folder(self.out)
+        # --grid: address, status, a killed run's sessions deleted, windows claimed; nothing written yet.
+        self.grid = plan_grid(settings, self.out)
+        if self.grid is not None and self.grid.note:
+            self.console.print(f"[yellow]{self.grid.note}[/yellow]")
         # The base profile is checked before anything is written under --out (exit 2 leaves it untouched)
         # and before any browser is probed; it is snapshotted only once there is work for the windows.
         check_base_profile(settings)
@@ -147,7 +154,12 @@ class BatchRun:
         if todo:
             profiles = build_profiles(self.settings, verification)
             try:
-                reports, verified = self._process(store, todo, launch, verification, profiles)
+                remote = (
+                    remote_setup(self.settings, self.grid, launch, profiles, self.out)
+                    if self.grid is not None
+                    else None
+                )
+                reports, verified = self._process(store, todo, launch, verification, profiles, remote)
             finally:
                 profiles.shutdown()
                 shutil.rmtree(state_dir(self.out) / "staging", ignore_errors=True)
@@ -156,14 +168,28 @@ class BatchRun:
         return self._finish(store, started_at, reports, verified, todo)
 
     def _process(
-        self, store: ProgressStore, todo: list[PONumber], launch: Any, verification: Any, profiles: Any
+        self,
+        store: ProgressStore,
+        todo: list[PONumber],
+        launch: Any,
+        verification: Any,
+        profiles: Any,
+        remote: RemoteWindowSetup | None = None,
     ) -> tuple[dict[int, WindowReport], bool]:
         settings = self.settings
         base_url = settings.require_base_url()
         tasks = [Task(po.digits, self._task(store, po, base_url), label=po.display) for po in todo]
         with stop_on_signals(self._interrupt):
             pool = build_pool(
-                settings, launch, verification, profiles, self.out, self._on_event, log_echo=self.verbose
+                settings,
+                launch,
+                verification,
+                profiles,
+                self.out,
+                self._on_event,
+                log_echo=self.verbose,
+                worker_count=self.grid.windows if self.grid is not None else None,
+                remote=remote,
             )
             self.pool = pool
             self._letters = {wid: w.spec.letter for wid, w in pool.workers.items()}

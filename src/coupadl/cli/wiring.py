@@ -16,6 +16,7 @@ from coupadl.browser.launcher import LaunchConfig
 from coupadl.coupa.job import JobOptions, process_po
 from coupadl.coupa.task import POResult, POTask
 from coupadl.pool import PersistentWorkerPool, PoolConfig, PoolEvent, TaskHandler, default_worker_specs
+from coupadl.pool.sources import RemoteWindowSetup
 from coupadl.profiles import (
     ProfileManager,
     VerificationConfig,
@@ -129,11 +130,15 @@ def build_pool(
     handler: str = COUPA_HANDLER,
     options: dict[str, Any] | None = None,
     log_echo: bool = False,
+    worker_count: int | None = None,
+    remote: RemoteWindowSetup | None = None,
 ) -> PersistentWorkerPool[POTask, POResult]:
-    """A pool of `settings.workers` windows: A on the base under base-first, the rest on clones."""
+    """A pool of `worker_count` (default `settings.workers`) windows: A on the base under base-first, the
+    rest on clones; with `remote` (`--grid`), every window a session on the Grid."""
     state = state_dir(out)
+    count = worker_count if worker_count is not None else settings.workers
     config = PoolConfig(
-        worker_count=settings.workers,
+        worker_count=count,
         launch=launch,
         verification=verification,
         handler=handler,
@@ -148,9 +153,10 @@ def build_pool(
         shutdown_timeout=settings.shutdown_timeout,
         throttle_slowdown_s=settings.throttle_slowdown,
         throttle_spacing_s=settings.throttle_spacing,
+        remote=remote is not None,
     )
     specs = default_worker_specs(
-        worker_count=settings.workers,
+        worker_count=count,
         base_profile=profiles.base_profile_path,
         profile_name=settings.profile_name,
         base_first=settings.profile_policy is ProfilePolicy.BASE_FIRST,
@@ -161,5 +167,6 @@ def build_pool(
         state_dir=state,
         profile_setup=profiles.worker_setup(),
         log_echo=log_echo,
+        remote=remote,
     )
     return PersistentWorkerPool(config, specs, on_event)

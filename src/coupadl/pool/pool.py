@@ -69,12 +69,16 @@ from coupadl.pool.messages import (
     WorkerReady,
     WorkerUnverified,
 )
+from coupadl.pool.sources import RemoteWindowSetup
 from coupadl.pool.states import POOL_LIFECYCLE, WORKER_LIFECYCLE, PoolState, WorkerStatus
 from coupadl.pool.tasks import Task, TaskOutcome
 from coupadl.pool.worker import WorkerSpec, worker_main
 from coupadl.profiles.models import ProfileType, VerificationConfig, window_letter
 
 __all__ = ["PersistentWorkerPool", "PoolConfig", "Task", "TaskOutcome"]
+
+MAX_LOCAL_WORKERS = 8  # windows on this machine
+MAX_REMOTE_WORKERS = 32  # windows on a Selenium Grid (nothing of them runs here but the worker process)
 
 P = TypeVar("P")
 R = TypeVar("R")
@@ -103,10 +107,12 @@ class PoolConfig:
     throttle_slowdown_s: float = 60.0  # after a throttle hold: how long dispatch stays paced
     throttle_spacing_s: float = 1.0  # while paced: least time between two dispatches (all workers)
     max_throttled: int = 20  # a task throttled more often than this spends attempts like any retry
+    remote: bool = False  # windows on a Selenium Grid: up to MAX_REMOTE_WORKERS of them
 
     def __post_init__(self) -> None:
-        if not 1 <= self.worker_count <= 8:
-            raise ValueError(f"worker_count must be between 1 and 8, got {self.worker_count}")
+        limit = MAX_REMOTE_WORKERS if self.remote else MAX_LOCAL_WORKERS
+        if not 1 <= self.worker_count <= limit:
+            raise ValueError(f"worker_count must be between 1 and {limit}, got {self.worker_count}")
         if not 0.5 <= self.memory_threshold <= 0.9:
             raise ValueError(f"memory_threshold must be between 0.5 and 0.9, got {self.memory_threshold}")
         if not 0 < self.shutdown_timeout <= 60:
@@ -635,16 +641,21 @@ def default_worker_specs(
     profile_setup: dict[str, Any],
     window_budget_s: float = 180.0,
     log_echo: bool = False,
+    remote: RemoteWindowSetup | None = None,
 ) -> list[WorkerSpec]:
-    """Specs for windows A..N: A on the base under `base_first`, the rest (or all) on clones."""
+    """Specs for windows A..N: A on the base under `base_first`, the rest (or all) on clones; with `remote`,
+    every window is a session on that Selenium Grid (the base is only read, for its cookies)."""
     specs = []
     for worker_id in range(1, worker_count + 1):
-        is_base = base_first and worker_id == 1
+        is_base = base_first and worker_id == 1 and remote is None
         letter = window_letter(worker_id)
+        kind = (
+            ProfileType.REMOTE if remote is not None else ProfileType.BASE if is_base else ProfileType.CLONE
+        )
         specs.append(
             WorkerSpec(
                 worker_id=worker_id,
-                profile_type=ProfileType.BASE if is_base else ProfileType.CLONE,
+                profile_type=kind,
                 base_profile_path=base_profile,
                 profile_name=profile_name,
                 launch=launch,
@@ -657,6 +668,7 @@ def default_worker_specs(
                 log_file=state_dir / "logs" / f"window-{letter}.jsonl",
                 window_budget_s=window_budget_s,
                 log_echo=log_echo,
+                remote=remote,
             )
         )
     return specs

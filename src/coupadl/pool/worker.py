@@ -22,12 +22,10 @@ import psutil
 
 from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.processes import TrackedProcess, end_trees
-from coupadl.browser.session import SessionState
+from coupadl.browser.session import BrowserSession
 from coupadl.browser.verification import check_authentication
-from coupadl.browser.window import VerifiedWindow, WindowReport
 from coupadl.errors import (
     CoupadlError,
-    DriverError,
     MachineFaultError,
     PermanentTaskError,
     ProfileOperationError,
@@ -47,19 +45,17 @@ from coupadl.pool.messages import (
     WorkerReady,
     WorkerUnverified,
 )
+from coupadl.pool.sources import RemoteWindowSetup, WindowSource, prepare_profile, window_source
 from coupadl.pool.tasks import TaskHandler, resolve_handler
 from coupadl.processes import ProcessIdentity
-from coupadl.profiles.manager import ProfileManager
 from coupadl.profiles.models import (
-    ProfileState,
     ProfileType,
     VerificationConfig,
     VerificationStatus,
-    WorkerProfile,
     window_letter,
 )
 
-__all__ = ["TaskHandler", "WorkerSpec", "resolve_handler", "worker_main"]
+__all__ = ["TaskHandler", "WorkerSpec", "prepare_profile", "resolve_handler", "worker_main"]
 
 # Exit codes of a worker process, so the supervisor can tell a deliberate end from a crash.
 EXIT_OK = 0
@@ -86,6 +82,7 @@ class WorkerSpec:
     log_file: Path | None = None
     window_budget_s: float = 180.0
     log_echo: bool = False  # log lines on the terminal too (`-v`)
+    remote: RemoteWindowSetup | None = None  # set: the window is a Selenium Grid session (`pool.sources`)
 
     @property
     def letter(self) -> str:
@@ -93,73 +90,41 @@ class WorkerSpec:
         return window_letter(self.worker_id)
 
 
-def prepare_profile(spec: WorkerSpec, clone_slots: Any) -> tuple[WorkerProfile, ProfileManager | None]:
-    """The window's profile: the base itself, or a clone made here from the run's snapshot.
-
-    Returns (profile, the manager that made the clone: VM-003, re-cloning and cleanup; None for the base).
-    """
-    if spec.profile_type is ProfileType.BASE:
-        profile = WorkerProfile(spec.worker_id, ProfileType.BASE, spec.base_profile_path, spec.profile_name)
-        profile.transition(ProfileState.READY)
-        return profile, None
-    manager = ProfileManager.attach_snapshot(clone_slots=clone_slots, **spec.profile_setup)
-    return manager.create_worker_profile(spec.worker_id), manager
-
-
 class _WorkerRuntime:
-    """The worker's state: its window, its profile, its handler."""
+    """The worker's state: its window (from its `WindowSource`), its handler."""
 
     def __init__(self, spec: WorkerSpec, outbox: Any, clone_slots: Any) -> None:
         self.spec = spec
         self.outbox = outbox
-        self.clone_slots = clone_slots
         self.handler: TaskHandler[object, object, object] = resolve_handler(spec.handler)
-        self.window: VerifiedWindow | None = None
-        self.manager: ProfileManager | None = None
+        self.source: WindowSource = window_source(spec, clone_slots)
         self.processed = 0
         self._closed = threading.Lock()
         self.log = get_logger("coupadl.worker")
 
+    @property
+    def session(self) -> BrowserSession | None:
+        """The verified window's session."""
+        return self.source.session
+
     def open_window(self) -> bool:
         spec = self.spec
-        try:
-            profile, self.manager = prepare_profile(spec, self.clone_slots)
-        except CoupadlError as exc:
-            self.outbox.put(WorkerUnverified(spec.worker_id, _bare_report(spec, str(exc)), str(exc)))
+        opened = self.source.open()
+        report = opened.report
+        session = self.source.session
+        if not opened.ok or session is None:
+            reason = opened.reason or "not verified"
+            self.outbox.put(WorkerUnverified(spec.worker_id, report, reason, opened.driver_fault))
             return False
-        self.window = VerifiedWindow(
-            profile,
-            spec.launch,
-            spec.verification,
-            self.manager,
-            spec.download_dir,
-            budget_s=spec.window_budget_s,
-        )
-        driver_fault = False
-        try:
-            ok = self.window.open()
-        except CoupadlError as exc:  # no remediation helps: refused default dir, driver mismatch
-            self.window.report.diagnosis = str(exc)
-            driver_fault = isinstance(exc, DriverError)
-            ok = False
-        report = self.window.report
-        if not ok:
-            self.outbox.put(
-                WorkerUnverified(spec.worker_id, report, report.diagnosis or "not verified", driver_fault)
-            )
-            return False
-        session = self.window.session
-        assert session is not None
         processes = tuple(session.tracked_processes)
-        self.outbox.put(WorkerReady(spec.worker_id, report, processes, str(profile.profile_path)))
-        profile.transition(ProfileState.IN_USE)
-        session.transition(SessionState.ACTIVE)
+        self.outbox.put(WorkerReady(spec.worker_id, report, processes, str(report.profile_path)))
+        self.source.activate()
         return True
 
     def run(self, msg: RunTask[object]) -> bool:
         """Process one task. Returns False when the window is lost and the worker must exit."""
-        assert self.window is not None and self.window.session is not None
-        session = self.window.session
+        session = self.session
+        assert session is not None
         self.outbox.put(TaskStarted(self.spec.worker_id, msg.task_id))
         bind(po=msg.label or msg.task_id)
         started = time.monotonic()
@@ -205,10 +170,10 @@ class _WorkerRuntime:
         return False
 
     def _session_refreshed(self) -> bool:
-        assert self.window is not None and self.window.session is not None
+        assert self.session is not None
         try:
             result = check_authentication(
-                self.window.session,
+                self.session,
                 self.spec.verification.auth_check_url,
                 self.spec.verification.auth_check_timeout,
             )
@@ -231,24 +196,15 @@ class _WorkerRuntime:
         """
         if not self._closed.acquire(blocking=False):
             return
-        pids: list[int] = []
-        if self.window is not None:
-            self.window.cancel()
-            session = self.window.session
-            pids = [p.pid for p in session.tracked_processes] if session else []
-            try:
-                self.window.close()
-            except Exception as exc:  # noqa: BLE001 - whatever failed, the processes are ended below
-                self.log.warning("window close failed", error=str(exc))
+        self.source.cancel()
+        session = self.source.session
+        pids = [p.pid for p in session.tracked_processes] if session else []
+        try:
+            self.source.close()
+        except Exception as exc:  # noqa: BLE001 - whatever failed, the processes are ended below
+            self.log.warning("window close failed", error=str(exc))
         pids += _end_own_descendants()
-        if self.manager is not None and self.window is not None:
-            try:
-                removed = self.manager.cleanup_profile(self.window.profile, browser_pids=pids)
-            except (CoupadlError, OSError, ValueError) as exc:
-                removed = False
-                self.log.warning("clone cleanup failed", error=str(exc))
-            if not removed:
-                self.log.warning("clone left for the next sweep", path=str(self.window.profile.profile_path))
+        self.source.cleanup(pids)
 
 
 def _end_own_descendants() -> list[int]:
@@ -261,12 +217,6 @@ def _end_own_descendants() -> list[int]:
         ended += end_trees([TrackedProcess.of(c.pid, "descendant") for c in children], timeout=3.0)
         time.sleep(0.2)
     return ended
-
-
-def _bare_report(spec: WorkerSpec, diagnosis: str) -> WindowReport:
-    """The report of a window that never got as far as a browser."""
-    path = spec.base_profile_path if spec.profile_type is ProfileType.BASE else Path()
-    return WindowReport(spec.worker_id, spec.profile_type, path, diagnosis=diagnosis)
 
 
 def _watch_supervisor(supervisor_pid: int, runtime: _WorkerRuntime) -> None:

@@ -49,6 +49,7 @@ class ProfileType(StrEnum):
 
     BASE = "base"  # the configured profile itself; only one window may use it
     CLONE = "clone"  # a temporary copy made from the run's snapshot
+    REMOTE = "remote"  # a Selenium Grid session: a fresh profile on a node, signed in with carried cookies
 
 
 class VerificationMethod(StrEnum):
