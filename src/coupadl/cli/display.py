@@ -90,6 +90,14 @@ def format_window_table(reports: Mapping[int, WindowReport]) -> Group:
             _status_text("yes" if status == "success" else "NO", status),
         )
         notes.append(Text(f"  {letter}  {report.profile_path}"))
+        if report.remote is not None:
+            remote = report.remote
+            notes.append(
+                Text(
+                    f"     node {remote.get('node') or '?'}, session {remote.get('session_id', '')[:8]}, "
+                    f"{remote.get('browser', '')} {remote.get('browser_version', '')}"
+                )
+            )
         if report.remediations:
             done = " ".join(f"{s.action.value}:{'ok' if s.succeeded else 'no'}" for s in report.remediations)
             notes.append(Text(f"     remediation: {done}"))

@@ -7,6 +7,10 @@ name the server sends. With `Browser.setDownloadBehavior allow` a second file of
 the first, so these run strictly one after the other: wait until the new file is complete (no `.crdownload`
 left, size stable), put it in the PO folder (`POFolder.place`), and leave the staging folder empty. After a
 try in which no download started, the file is fetched in the page (`FETCH_JS`) and its blob saved instead.
+
+A window on a Selenium Grid node downloads on the node, into the session's managed downloads
+(`se:downloadsEnabled`); each finished file is copied from there into the staging folder and deleted on the
+node, and from then on it is handled as a local download.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from urllib.parse import unquote, urlparse
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from coupadl.browser.remote import RemoteBrowserSession
 from coupadl.browser.signin import signin_redirect
 from coupadl.coupa.attachments import Attachment, Trigger
 from coupadl.coupa.download_model import DownloadSettings, TryFailed
@@ -262,8 +267,32 @@ class InPageDownloader:
             # A finished file only needs a quick second look to confirm its size; no need for a full interval.
             time.sleep(s.poll_interval if candidate is None else min(s.poll_interval, _CONFIRM_INTERVAL))
 
+    def _remote(self) -> RemoteBrowserSession | None:
+        session = getattr(self._tab, "session", None)
+        if isinstance(session, RemoteBrowserSession) and session.facts.downloads_enabled:
+            return session
+        return None  # a local window, or a Grid without managed downloads (no file starts: FAILED, said why)
+
+    def _collect_remote(self) -> None:
+        """A window on a Grid node: the browser saved the file on the node (Grid's managed downloads). Once
+        the node lists a finished one, copy it into the staging folder (a new file there, never over one)
+        and delete it on the node, so the local scan below finds it as it would a local download."""
+        remote = self._remote()
+        if remote is None:
+            return
+        names = remote.downloaded_files()
+        if not names:
+            return
+        name = names[0]
+        dest = self.staging / safe_filename(name, max_bytes=_BLOB_NAME_BYTES)
+        self.staging.mkdir(parents=True, exist_ok=True)
+        if not dest.exists():
+            remote.fetch_download(name, dest)
+        remote.clear_downloads()
+
     def _scan(self) -> tuple[list[tuple[Path, int]], int, bool]:
         """Completed files (oldest first) with sizes, total size of partial files, whether any is partial."""
+        self._collect_remote()
         done: list[tuple[float, Path, int]] = []
         partial_size = 0
         any_partial = False
@@ -299,7 +328,11 @@ class InPageDownloader:
         raise TryFailed(f"the tab navigated away to {href}", page_gone=True)
 
     def clear_staging(self) -> None:
-        """Delete whatever a try left in the staging folder (it must be empty between attachments)."""
+        """Delete whatever a try left in the staging folder (it must be empty between attachments), and on a
+        Grid node what the browser left in the session's managed downloads."""
+        remote = self._remote()
+        if remote is not None:
+            remote.clear_downloads()
         try:
             entries = list(os.scandir(self.staging))
         except FileNotFoundError:
