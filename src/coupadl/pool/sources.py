@@ -14,6 +14,7 @@ lost, e.g. a node gone) builds its source again: a remote one then starts a new 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,6 +29,7 @@ from coupadl.grid.registry import SessionRegistry
 from coupadl.log import get_logger
 from coupadl.profiles.manager import ProfileManager
 from coupadl.profiles.models import ProfileState, ProfileType, WorkerProfile
+from coupadl.settings import BrowserKind
 
 if TYPE_CHECKING:
     from coupadl.pool.worker import WorkerSpec
@@ -55,6 +57,7 @@ class RemoteWindowSetup:
         state_dir: The output folder's state folder: the run's sessions are recorded there
             (`coupadl.grid.SessionRegistry`), so a killed run's sessions are deleted at the next start.
         max_sessions: Sessions tried per window opening (the first plus new ones on any node).
+        slot_wait_s: How long a window waits for a free slot before it gives up (see `_wait_for_slot`).
     """
 
     config: RemoteConfig
@@ -62,6 +65,7 @@ class RemoteWindowSetup:
     tenant_url: str
     state_dir: Path
     max_sessions: int = 2
+    slot_wait_s: float = 60.0
 
     def __repr__(self) -> str:
         return (
@@ -225,6 +229,13 @@ class RemoteWindowSource:
         registry = SessionRegistry(setup.state_dir, owner_pid=spec.supervisor_pid)
         try:
             with GridClient(setup.config.grid_url) as client:
+                if not self._wait_for_slot(client):
+                    reason = (
+                        f"no free slot on the Grid {setup.config.grid_url} within {setup.slot_wait_s:.0f} s "
+                        "(its other windows hold them all)"
+                    )
+                    report.diagnosis = reason
+                    return WindowOpened(False, report, reason)
                 window = open_remote_window(
                     setup.config,
                     list(setup.cookies),
@@ -263,6 +274,26 @@ class RemoteWindowSource:
         session.transition(SessionState.AUTHENTICATED)
         self.log.info("window ready", verified=True, node=facts.node_uri, steps=window.steps)
         return WindowOpened(True, report)
+
+    def _wait_for_slot(self, client: GridClient) -> bool:
+        """Wait (up to `slot_wait_s`) until the Grid has a free slot for the run's browser.
+
+        A full Grid queues a new-session request instead of refusing it, and a queued request outlives a
+        worker that gives up on it (the Grid would start that session later, for nobody). So a window asks
+        only once a slot is free: at the start (the run claimed its slots), and after a restart (its node
+        gone: a slot on another node, when one frees up).
+        """
+        browser = (
+            "MicrosoftEdge" if self.setup.config.launch.executables.browser is BrowserKind.EDGE else "chrome"
+        )
+        deadline = time.monotonic() + self.setup.slot_wait_s
+        while not self._cancelled:
+            if client.free_slots(browser) > 0:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(1.0)
+        return False
 
     def activate(self) -> None:
         """Session in use."""
