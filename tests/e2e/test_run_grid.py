@@ -327,7 +327,8 @@ def test_run_on_the_grid_every_status_and_file_right_base_untouched(
         assert re.fullmatch(r"[0-9a-f]{32}", w["remote"]["session_id"]), w["remote"]
         assert w["remote"]["browser_version"], w["remote"]
         assert w["verification"]["status"] == "success", w
-        assert w["verification"]["methods"]["file_verification"]["status"] == "skipped"
+        assert w["verification"]["methods"]["file"]["status"] == "skipped"
+        assert w["verification"]["methods"]["capability"]["status"] == "success"
     assert sum(w["processed"] for w in workers) == 11
 
     # The operator's machine kept everything; the nodes got cookies, never a profile; the base is as it was.
