@@ -152,7 +152,13 @@ def _tree_digest(folder: Path) -> dict[str, str]:
 
 def _files_saved(ws: Workspace) -> int:
     """Attachments saved so far (PO folders under --out; not the state folder)."""
-    return sum(1 for p in ws.out.glob("*/*") if p.is_file() and not p.parent.name.startswith("."))
+    if not ws.out.is_dir():
+        return 0
+    return sum(
+        1
+        for p in ws.out.rglob("*")
+        if p.is_file() and p.parent != ws.out and ".coupadl" not in p.relative_to(ws.out).parts
+    )
 
 
 def sha(path: Path) -> str:
@@ -360,6 +366,7 @@ def test_sigkill_then_rerun_resumes_and_cleans_the_old_sessions(
     proc = gws.start(gws.args("run", str(source), server=server, workers=4, extra=_grid(bed)))
 
     def some_done() -> bool:
+        assert proc.poll() is None, "the run ended before it could be killed"
         return len(_registry(gws)) == 4 and _files_saved(gws) >= 3
 
     assert wait_until(some_done, 240, step=0.2), (gws.root / "proc0.log").read_text()
@@ -396,6 +403,7 @@ def test_a_node_killed_mid_run_loses_nothing_and_the_run_completes_on_the_other(
     victim = bed.grid.nodes[0]
 
     def busy_on_victim() -> bool:
+        assert proc.poll() is None, "the run ended before the node could be killed"
         records = _registry(gws)
         done = _files_saved(gws)
         return done >= 2 and sum(r["node_uri"] == victim.uri for r in records) == 2

@@ -41,7 +41,10 @@ _DRIVER_DID_NOT_START = re.compile(
 _DEAD_SESSION = re.compile(
     r"invalid session id|session deleted|disconnected|not connected to devtools|chrome not reachable|"
     r"no such window|target window already closed|web view not found|tab crashed|"
-    r"connection refused|max retries exceeded|failed to establish a new connection|remote end closed",
+    r"connection refused|max retries exceeded|failed to establish a new connection|remote end closed|"
+    # Selenium Grid: the router could not reach the node holding the session (node gone), or no longer knows
+    # the session (the node was removed after its health check failed).
+    r"unable to execute request for an existing session|unable to find session with id",
     re.IGNORECASE,
 )
 

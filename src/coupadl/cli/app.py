@@ -137,7 +137,7 @@ def check(verbose: bool, **flags: Any) -> None:
     Exits 0 only if every window verified.
     """
     from coupadl.batch.progress import state_dir
-    from coupadl.cli.grid_mode import plan_grid, remote_setup
+    from coupadl.cli.grid_mode import end_run_sessions, plan_grid, remote_setup
     from coupadl.cli.runner import check_output_folder, stop_on_signals
     from coupadl.cli.wiring import (
         build_launch,
@@ -188,6 +188,8 @@ def check(verbose: bool, **flags: Any) -> None:
                 reports = pool.start()
             finally:
                 pool.close()
+                if grid is not None:
+                    end_run_sessions(grid, out)
     finally:
         profiles.shutdown()
     console.print(format_window_table(reports))

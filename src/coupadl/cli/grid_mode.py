@@ -13,6 +13,7 @@ All of it happens before any window or PO starts, and any failure is a one-line 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from coupadl.batch.progress import state_dir
 from coupadl.browser.carried import read_carried_cookies
 from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.remote import RemoteConfig
+from coupadl.errors import CoupadlError
 from coupadl.grid import GridClient, SessionRegistry, check_grid_url, clean_stale_sessions
 from coupadl.log import get_logger
 from coupadl.pool.sources import RemoteWindowSetup
@@ -27,7 +29,7 @@ from coupadl.profiles import ProfileManager
 from coupadl.profiles.snapshot import Snapshot
 from coupadl.settings import BrowserKind, Settings
 
-__all__ = ["GridPlan", "grid_browser_name", "plan_grid", "remote_setup"]
+__all__ = ["GridPlan", "end_run_sessions", "grid_browser_name", "plan_grid", "remote_setup"]
 
 
 @dataclass(frozen=True)
@@ -103,3 +105,26 @@ def remote_setup(
         tenant_url=tenant,
         state_dir=state_dir(out),
     )
+
+
+def end_run_sessions(plan: GridPlan, out: Path) -> list[str]:
+    """After the pool closed: end on the Grid every session this run recorded and did not end itself (a
+    worker stopped by PID while it quit its session, or whose node vanished mid-command), and forget them.
+
+    Returns the ids the Grid still had. Never raises: whatever is left is deleted by the next start.
+    """
+    registry = SessionRegistry(state_dir(out))
+    mine = [r for r in registry.records() if r.owner_pid == os.getpid() and r.grid_url == plan.url]
+    if not mine:
+        return []
+    ended: list[str] = []
+    try:
+        with GridClient(plan.url) as client:
+            running = client.status().session_ids()
+            for record in mine:
+                if record.session_id in running and client.delete_session(record.session_id):
+                    ended.append(record.session_id)
+        registry.remove(*(r.session_id for r in mine))
+    except (CoupadlError, OSError) as exc:
+        get_logger("coupadl.grid").warning("grid.sessions_left", count=len(mine), error=str(exc))
+    return ended

@@ -24,7 +24,7 @@ from coupadl.batch.results import RESULTS_CSV, RESULTS_XLSX
 from coupadl.browser.window import WindowReport
 from coupadl.cli.display import LiveProgress, format_status_table, format_window_table
 from coupadl.cli.exit_codes import ExitCode
-from coupadl.cli.grid_mode import GridPlan, plan_grid, remote_setup
+from coupadl.cli.grid_mode import GridPlan, end_run_sessions, plan_grid, remote_setup
 from coupadl.cli.wiring import (
     build_launch,
     build_pool,
@@ -204,6 +204,8 @@ class BatchRun:
                 self._live = None
                 pool.close()
                 self.pool = None
+                if self.grid is not None:
+                    end_run_sessions(self.grid, self.out)
             if pool.fault is not None and self.fault is None:
                 self.fault = pool.fault
             reports = pool.reports()

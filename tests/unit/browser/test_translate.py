@@ -38,6 +38,12 @@ def test_timeouts_are_typed_not_guessed_from_text() -> None:
         WebDriverException("disconnected: not connected to DevTools"),
         WebDriverException("no such window: target window already closed"),
         ConnectionRefusedError("connection refused"),
+        # Selenium Grid, the node holding the session gone (the first as a real hub answered in test_run_grid)
+        WebDriverException(
+            "Unable to execute request for an existing session: Unable to execute request "
+            "(POST http://127.0.0.1:41277/session/d32dd1e144ad525f77826b4eb8854687/url)"
+        ),
+        WebDriverException("Unable to find session with ID: d32dd1e144ad525f77826b4eb8854687"),
     ],
 )
 def test_a_dead_browser_or_driver_means_restart_the_window(exc: BaseException) -> None:
