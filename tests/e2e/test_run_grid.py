@@ -347,6 +347,26 @@ def test_run_on_the_grid_every_status_and_file_right_base_untouched(
     assert not [v for v in cookie_values if v in logs], "a cookie value reached a log"
 
 
+def test_in_page_downloads_come_back_through_grids_managed_downloads(
+    bed: GridBed, gws: Workspace, sandbox_factory: Any
+) -> None:
+    server = sandbox_factory(_session_only(mixed_scenario()))
+    gws.config.write_text(FAST_CONFIG + 'download_mode = "browser"\n', encoding="utf-8")
+    wanted = [row for row in ROWS if row[1] == "COMPLETED"][:5]
+    source = gws.write_csv("pos.csv", [["PO_NUMBER"]] + [[value] for value, _, _ in wanted])
+    proc = gws.run(gws.args("run", str(source), server=server, workers=2, extra=_grid(bed)), timeout=300)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr}\n{gws.logs()}"
+    _, rows = gws.results()
+    for row, (value, _, _) in zip(rows, wanted, strict=True):
+        assert row["STATUS"] == "COMPLETED", row
+        folder = Path(row["DOWNLOAD_FOLDER"])
+        names = row["ATTACHMENT_NAMES"].split(";")
+        assert sorted(p.name for p in folder.iterdir()) == sorted(names), row
+        assert sorted(sha(folder / n) for n in names) == expected_files(server, value.strip()[-8:]), row
+    # Every file went through the browser on the node; nothing is left in the staging folders.
+    assert not (gws.out / ".coupadl" / "staging").exists()
+
+
 def _carried(ws: Workspace, server: SandboxServer) -> list[Any]:
     """The cookies a run carries from `ws`'s base (read the same way), to look for their values in logs."""
     launch = LaunchConfig(ws.executables, headless=True)

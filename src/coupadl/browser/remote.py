@@ -79,6 +79,14 @@ __all__ = [
 # Switches that only make sense for a browser on this machine: the node's own setup decides these.
 _LOCAL_ONLY = ("--no-sandbox",)
 
+_REMOTE_PREFERENCES: dict[str, Any] = {
+    "download.prompt_for_download": False,
+    "profile.default_content_setting_values.automatic_downloads": 1,
+    "plugins.always_open_pdf_externally": True,
+    "credentials_enable_service": False,
+    "profile.password_manager_enabled": False,
+}
+
 
 @dataclass(frozen=True)
 class RemoteConfig:
@@ -135,6 +143,11 @@ def remote_options(config: RemoteConfig) -> ChromiumOptions:
     if config.no_sandbox:
         options.add_argument("--no-sandbox")
     options.add_experimental_option("excludeSwitches", ["enable-automation"])
+    # The fresh profile on the node gets what a clone's `Preferences` hold for downloads (profiles/
+    # preferences.py): several attachments from one page without the "download multiple files?" question
+    # (else the second in-page download never starts), PDFs downloaded rather than shown. The node adds its
+    # managed-downloads folder to these prefs.
+    options.add_experimental_option("prefs", dict(_REMOTE_PREFERENCES))
     options.page_load_strategy = "normal"
     if config.downloads:
         options.set_capability("se:downloadsEnabled", True)

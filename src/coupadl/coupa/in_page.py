@@ -16,6 +16,7 @@ node, and from then on it is handled as a local download.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -102,6 +103,10 @@ PAGE_CHECK_JS = "return [window.__coupadlMarker === arguments[0], location.href]
 _BLOB_NAME_BYTES = 200
 
 _CONFIRM_INTERVAL = 0.005
+
+
+_TEMP_NAME = re.compile(r"^\.?(org\.chromium\.Chromium|com\.google\.Chrome|com\.microsoft\.Edge)\.", re.I)
+"""A temporary file a Chromium-family browser writes before the download's name is decided."""
 
 
 def _is_partial(name: str) -> bool:
@@ -280,7 +285,10 @@ class InPageDownloader:
         remote = self._remote()
         if remote is None:
             return
-        names = remote.downloaded_files()
+        # Only finished files: the node lists the browser's temporary files too (`.crdownload`, and
+        # `.org.chromium.Chromium.*` / `org.chromium.Chromium.*` while the final name is not known yet);
+        # Chromium renames to the final name only once the file is complete.
+        names = [n for n in remote.downloaded_files() if not _is_partial(n) and not _TEMP_NAME.match(n)]
         if not names:
             return
         name = names[0]
