@@ -69,7 +69,7 @@ def end_trees(tracked: Iterable[TrackedProcess | None], timeout: float = 5.0) ->
 
 def tree_memory(tracked: Iterable[TrackedProcess | None]) -> int:
     """Memory of the whole trees in bytes: USS where the OS gives it (PSS-like, not double-counting shared
-    pages as RSS does; see facts), else RSS."""
+    pages as RSS does; see facts/chromium-profiles.md), else RSS."""
     total = 0
     for proc in tree_processes(tracked):
         try:

@@ -1,7 +1,8 @@
 """Memory guard in three small parts: measure (psutil), judge (threshold), act (the pool restarts a worker).
 
 Each worker is measured over its whole process tree (worker, driver, browser and its children) as USS, since
-RSS counts the pages Chromium's processes share many times over (facts: ~960 MB RSS vs ~135 MB USS).
+RSS counts the pages Chromium's processes share many times over (~960 MB RSS vs ~135 MB
+USS: facts/chromium-profiles.md).
 """
 
 from __future__ import annotations
