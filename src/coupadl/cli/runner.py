@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
+
 from rich.console import Console
 
 from coupadl.batch import POList, POOutcome, ProgressStore, tally, write_results, write_run_summary

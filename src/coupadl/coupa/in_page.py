@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from coupadl.browser.signin import signin_redirect
 from coupadl.coupa.attachments import Attachment, Trigger
@@ -30,6 +30,7 @@ from coupadl.coupa.po import SavedFile
 from coupadl.coupa.po_folder import POFolder
 from coupadl.errors import SessionExpiredError
 from coupadl.log import get_logger
+from coupadl.retrying import backoff
 
 __all__ = ["FETCH_JS", "PAGE_CHECK_JS", "PARTIAL_SUFFIXES", "SAVE_BLOB_JS", "TRIGGER_JS", "InPageDownloader"]
 
@@ -175,7 +176,7 @@ class InPageDownloader:
 
         retrying = Retrying(
             stop=stop_after_attempt(settings.max_attempts),
-            wait=wait_exponential(multiplier=settings.backoff_initial, max=settings.backoff_max),
+            wait=backoff(settings.backoff_initial, settings.backoff_max),
             retry=retry_if_exception_type(TryFailed),
             before_sleep=before_sleep,
             reraise=True,
