@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlparse
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState
 
 from coupadl.browser.cookies import cookie_header, window_cookies, window_user_agent
 from coupadl.coupa.attachments import Attachment
@@ -35,7 +35,7 @@ from coupadl.coupa.http_files import (
 )
 from coupadl.coupa.page import POPage
 from coupadl.log import get_logger
-from coupadl.retrying import backoff
+from coupadl.retrying import backoff, tries
 
 __all__ = ["HttpBatch", "http_url"]
 
@@ -178,15 +178,8 @@ class HttpBatch:
             if self.cancel.wait(seconds):
                 raise FetchCancelled("stopped: the PO ended")
 
-        retrying = Retrying(
-            stop=stop_after_attempt(s.max_attempts),
-            wait=backoff(s.backoff_initial, s.backoff_max),
-            retry=retry_if_exception_type(HttpTryFailed),
-            before_sleep=before_sleep,
-            sleep=sleep,
-            reraise=True,
-        )
-        for attempt in retrying:
+        wait = backoff(s.backoff_initial, s.backoff_max)
+        for attempt in tries(s.max_attempts, wait, HttpTryFailed, before_sleep=before_sleep, sleep=sleep):
             with attempt:
                 if s.mode is DownloadMode.AUTO and not self._health.usable:
                     raise HttpRefused("the HTTP path is off for the rest of this window's run")

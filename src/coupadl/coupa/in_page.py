@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState
 
 from coupadl.browser.signin import signin_redirect
 from coupadl.coupa.attachments import Attachment, Trigger
@@ -30,7 +30,7 @@ from coupadl.coupa.po import SavedFile
 from coupadl.coupa.po_folder import POFolder
 from coupadl.errors import SessionExpiredError
 from coupadl.log import get_logger
-from coupadl.retrying import backoff
+from coupadl.retrying import backoff, tries
 
 __all__ = ["FETCH_JS", "PAGE_CHECK_JS", "PARTIAL_SUFFIXES", "SAVE_BLOB_JS", "TRIGGER_JS", "InPageDownloader"]
 
@@ -174,14 +174,8 @@ class InPageDownloader:
                 if exc.page_gone:
                     state["page"] = self._reload(state["page"])
 
-        retrying = Retrying(
-            stop=stop_after_attempt(settings.max_attempts),
-            wait=backoff(settings.backoff_initial, settings.backoff_max),
-            retry=retry_if_exception_type(TryFailed),
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        for attempt in retrying:
+        wait = backoff(settings.backoff_initial, settings.backoff_max)
+        for attempt in tries(settings.max_attempts, wait, TryFailed, before_sleep=before_sleep):
             with attempt:
                 current = state["page"]
                 target = current.attachment(attachment.key) or attachment
