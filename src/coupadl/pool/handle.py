@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from multiprocessing.context import SpawnProcess
+from multiprocessing.queues import Queue
+from typing import Generic, TypeVar
 
 from coupadl.browser.processes import TrackedProcess
 from coupadl.browser.window import WindowReport
 from coupadl.lifecycle import StateMachine
+from coupadl.pool.messages import SupervisorMessage
 from coupadl.pool.states import WORKER_LIFECYCLE, WorkerStatus
 from coupadl.pool.tasks import Task
 from coupadl.pool.worker import WorkerSpec
@@ -23,8 +26,8 @@ class WorkerHandle(Generic[P]):
 
     worker_id: int
     spec: WorkerSpec
-    process: Any = None  # multiprocessing's spawned Process (untyped in typeshed's context API)
-    inbox: Any = None  # its multiprocessing Queue of `SupervisorMessage`s
+    process: SpawnProcess | None = None
+    inbox: Queue[SupervisorMessage[P]] | None = None
     task: Task[P] | None = None
     task_started: float = 0.0
     tracked: tuple[TrackedProcess, ...] = ()

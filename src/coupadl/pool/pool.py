@@ -30,6 +30,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from multiprocessing.queues import Queue
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -133,7 +134,7 @@ class PersistentWorkerPool(WorkerRecovery[P, R]):
     ) -> None:
         self.config = config
         self._ctx = mp.get_context("spawn")
-        self._outbox: Any = self._ctx.Queue()
+        self._outbox: Queue[WorkerMessage[R]] = self._ctx.Queue()
         self._clone_slots = clone_slots if clone_slots is not None else self._ctx.BoundedSemaphore(len(specs))
         self.workers: dict[int, WorkerHandle[P]] = {s.worker_id: WorkerHandle(s.worker_id, s) for s in specs}
         self._state = StateMachine(POOL_LIFECYCLE, PoolState.INITIALIZING)
@@ -322,6 +323,7 @@ class PersistentWorkerPool(WorkerRecovery[P, R]):
                 worker.task_started = now
                 self._pacing.dispatched(now)
                 worker.set(WorkerStatus.PROCESSING)
+                assert worker.inbox is not None, "a ready worker has its inbox"
                 worker.inbox.put(RunTask(task.task_id, task.payload, attempt, task.label))
                 self._emit(TaskDispatched(worker.worker_id, task.task_id, attempt))
 

@@ -144,13 +144,15 @@ class WorkerRecovery(Generic[P, R]):
 
     def _restart_deliberately(self, worker: WorkerHandle[P]) -> None:
         """Memory restart between tasks: stop the worker cleanly, then start it again."""
+        process, inbox = worker.process, worker.inbox
+        assert process is not None and inbox is not None, "a worker between tasks has its process"
         worker.restart_after_task = False
         worker.set(WorkerStatus.TERMINATING)
-        worker.inbox.put(Stop("memory"))
-        worker.process.join(timeout=30)
-        if worker.process.is_alive():
+        inbox.put(Stop("memory"))
+        process.join(timeout=30)
+        if process.is_alive():
             end_trees(worker.all_processes(), timeout=3.0)
-            worker.process.join(timeout=5)
+            process.join(timeout=5)
         worker.set(WorkerStatus.TERMINATED)
         worker.restarts += 1
         worker.set(WorkerStatus.RESTARTING)
