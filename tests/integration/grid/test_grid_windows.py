@@ -40,7 +40,8 @@ from coupadl.browser.remote import (
     start_remote_session,
     verify_remote_window,
 )
-from coupadl.coupa.http_files import FetchLimits, fetch_file, shared_clients
+from coupadl.coupa.http_clients import shared_clients
+from coupadl.coupa.http_files import FetchLimits, fetch_file
 from coupadl.errors import CarriedCookiesError, GridNoFreeSlotError, GridUnreachableError, VerificationError
 from coupadl.grid import GridClient, SessionRegistry, check_grid_url, clean_stale_sessions
 from coupadl.log import close_logging, configure_logging
