@@ -386,8 +386,7 @@ def test_rerun_after_a_lost_result_keeps_one_copy(sandbox_factory: Any, run: Run
     again = run(server, "15262984")  # no saved map: the progress store never heard of the first file
     assert again.status == "COMPLETED"
     assert list(again.attachment_names) == ["quote.pdf"]
-    # The same file, found on disk (its `saved_at` is when this attempt found it).
-    assert [(f.to_dict(), f.path) for f in again.files] == [(f.to_dict(), f.path) for f in first.files]
+    assert again.files == first.files
     assert set(folder_files(again)) == {"quote.pdf"}
 
 
