@@ -72,6 +72,11 @@ class Lifecycle(Generic[S]):
         if foreign:
             raise ValueError(f"{name}: {foreign[0]!r} is not a {enum_type.__name__}")
 
+    @property
+    def states(self) -> tuple[S, ...]:
+        """Every state, in the enum's order."""
+        return tuple(type(next(iter(self._table))))
+
     def allows(self, current: S, new: S) -> bool:
         """True if `current → new` is allowed (staying put always is)."""
         return new is current or new in self._table[current]

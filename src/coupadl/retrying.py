@@ -9,11 +9,20 @@ different kinds (the remediation ladder) take the delay from `delay_before` with
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable
 
-from tenacity import RetryCallState, wait_exponential, wait_fixed
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_fixed,
+)
 from tenacity.wait import wait_base
 
-__all__ = ["JITTER", "backoff", "delay_before", "wait_jittered"]
+__all__ = ["JITTER", "backoff", "delay_before", "tries", "wait_jittered"]
 
 JITTER = 0.2
 
@@ -42,3 +51,23 @@ def delay_before(wait: wait_base, retry: int) -> float:
     state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
     state.attempt_number = retry
     return float(wait(state))
+
+
+def tries(
+    max_attempts: int,
+    wait: wait_base,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...],
+    *,
+    before_sleep: Callable[[RetryCallState], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Retrying:
+    """At most `max_attempts` tries (`for attempt in tries(...): with attempt: ...`), again only after
+    `retry_on`, waiting `wait` between them; the last error is raised as it is (no `RetryError`)."""
+    return Retrying(
+        stop=stop_after_attempt(max_attempts),
+        wait=wait,
+        retry=retry_if_exception_type(retry_on),
+        before_sleep=before_sleep,
+        sleep=sleep,
+        reraise=True,
+    )

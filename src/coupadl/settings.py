@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     config: Path | None = None
     fresh: bool = False
 
-    # Tuning (config file or environment; defaults from the earlier plan in the facts, see README).
+    # Tuning (config file or environment; defaults from the earlier plan, facts/coupa-site.md; see README).
     auth_check_path: str = "/user/home"
     task_timeout: float = Field(default=300.0, gt=0)
     page_load_timeout: float = Field(default=60.0, gt=0)

@@ -21,13 +21,14 @@ import openpyxl
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
+from tenacity import wait_fixed
 
 from coupadl.atomic import atomic_write
 from coupadl.batch.input import PO_COLUMN, PREFERRED_SHEET, InputKind, POList, PORow
 from coupadl.batch.progress import POProgress, iso_utc
 from coupadl.coupa.po import POStatus, po_url
 from coupadl.faults import raise_machine_fault
+from coupadl.retrying import tries
 
 __all__ = [
     "PENDING_MESSAGE",
@@ -316,12 +317,7 @@ def _move_into_place(temp: Path, path: Path) -> Path:
     """Replace `path` with `temp`; when another program holds `path` (Windows refuses to replace a file
     Excel shows), try again a few times, then take the first free `name (n).ext` beside it."""
     try:
-        for attempt in Retrying(
-            stop=stop_after_attempt(REPLACE_ATTEMPTS),
-            wait=wait_fixed(REPLACE_WAIT_S),
-            retry=retry_if_exception_type(PermissionError),
-            reraise=True,
-        ):
+        for attempt in tries(REPLACE_ATTEMPTS, wait_fixed(REPLACE_WAIT_S), PermissionError):
             with attempt:
                 temp.replace(path)
         return path

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+
 from coupadl.browser.cookies import quiet_driver_logging
 from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.session import BrowserSession
@@ -66,15 +68,19 @@ class CarriedCookie:
         host = host.lower()
         return host == bare or (not self.host_only and host.endswith(f".{bare}"))
 
-    def cdp_params(self, scheme: str) -> dict[str, Any]:
-        """This cookie as a CDP `Network.CookieParam` (a host-only cookie is set through its URL)."""
-        params: dict[str, Any] = {
+    def _common_params(self) -> dict[str, Any]:
+        """What CDP and WebDriver name alike; each adds domain, SameSite and expiry its own way."""
+        return {
             "name": self.name,
             "value": self.value,
             "path": self.path,
             "secure": self.secure,
             "httpOnly": self.http_only,
         }
+
+    def cdp_params(self, scheme: str) -> dict[str, Any]:
+        """This cookie as a CDP `Network.CookieParam` (a host-only cookie is set through its URL)."""
+        params = self._common_params()
         if self.host_only:
             params["url"] = f"{'https' if self.secure else scheme}://{self.domain}{self.path}"
         else:
@@ -87,13 +93,7 @@ class CarriedCookie:
 
     def webdriver_params(self) -> dict[str, Any]:
         """This cookie as WebDriver's `add_cookie` argument (the window must be on its domain)."""
-        params: dict[str, Any] = {
-            "name": self.name,
-            "value": self.value,
-            "path": self.path,
-            "secure": self.secure,
-            "httpOnly": self.http_only,
-        }
+        params = self._common_params()
         if not self.host_only:
             params["domain"] = self.domain
         if self.same_site:
@@ -222,9 +222,15 @@ def read_carried_cookies(
 
 def _remove_tree(path: Path, timeout: float = 5.0) -> None:
     """Remove `path`, retrying while Chromium's helpers (alive a moment after quit) still write into it."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def removed() -> bool:
         shutil.rmtree(path, ignore_errors=True)
-        if not path.exists() or time.monotonic() > deadline:
-            return
-        time.sleep(0.1)
+        return not path.exists()
+
+    again = Retrying(
+        stop=stop_after_delay(timeout),
+        wait=wait_fixed(0.1),
+        retry=retry_if_result(lambda gone: not gone),
+        retry_error_callback=lambda _state: False,  # still there at the deadline: left, as before
+    )
+    again(removed)

@@ -47,7 +47,11 @@ def _base_arguments(config: LaunchConfig) -> list[str]:
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        "--disable-features=Translate,OptimizationHints,MediaRouter",
+        # WebUIOmniboxPopup, WebUIOmniboxAimPopup: Chromium 156 preloads the address bar's drop-down as a
+        # WebUI page in a renderer of its own at every start, headless too: ~0.5 CPU-s of the ~1.1 a window
+        # costs until it is verified (BENCHMARKS.md "Start-up"). Without them the drop-down is the native one,
+        # built when someone types in the address bar. Browser UI only: the profile is the same.
+        "--disable-features=Translate,OptimizationHints,MediaRouter,WebUIOmniboxPopup,WebUIOmniboxAimPopup",
         "--disable-search-engine-choice-screen",
         f"--window-size={config.window_size[0]},{config.window_size[1]}",
     ]

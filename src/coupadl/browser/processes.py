@@ -14,7 +14,7 @@ import psutil
 
 from coupadl.processes import ProcessIdentity
 
-__all__ = ["TrackedProcess", "alive", "end_trees", "tree_memory", "tree_processes"]
+__all__ = ["TrackedProcess", "alive", "end_trees", "tree_memory", "tree_processes", "wait_ended"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,14 @@ class TrackedProcess(ProcessIdentity):
 def alive(tracked: Iterable[TrackedProcess | None]) -> list[TrackedProcess]:
     """The tracked processes still running."""
     return [t for t in tracked if t is not None and t.process() is not None]
+
+
+def wait_ended(tracked: Iterable[TrackedProcess | None], timeout: float) -> list[psutil.Process]:
+    """Wait up to `timeout` seconds for the tracked processes (not their descendants) to end on their own;
+    return those still running."""
+    procs = [proc for item in tracked if item is not None and (proc := item.process()) is not None]
+    _gone, running = psutil.wait_procs(procs, timeout=timeout)
+    return list(running)
 
 
 def tree_processes(tracked: Iterable[TrackedProcess | None]) -> list[psutil.Process]:
@@ -69,7 +77,7 @@ def end_trees(tracked: Iterable[TrackedProcess | None], timeout: float = 5.0) ->
 
 def tree_memory(tracked: Iterable[TrackedProcess | None]) -> int:
     """Memory of the whole trees in bytes: USS where the OS gives it (PSS-like, not double-counting shared
-    pages as RSS does; see facts), else RSS."""
+    pages as RSS does; see facts/chromium-profiles.md), else RSS."""
     total = 0
     for proc in tree_processes(tracked):
         try:

@@ -1,5 +1,8 @@
 """Windows on a Selenium Grid: a Remote WebDriver session, signed in with the base's carried cookies.
 
+Long because it is one job, a remote window from session start to verified (the session, carrying the
+cookies, their check, the remediation ladder), kept whole while the Grid wiring (issue 13) builds on it.
+
 A remote window runs Chromium (or Edge) on a Grid node with the same switches as a local window, minus the
 user-data-dir: the node's driver gives the browser a fresh temporary profile, and the sign-in arrives as
 cookies (`coupadl.browser.carried`), set through CDP `Network.setCookies` (the Grid forwards chromedriver's

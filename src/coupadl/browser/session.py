@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -31,7 +30,7 @@ from selenium.webdriver.chromium.webdriver import ChromiumDriver
 from selenium.webdriver.remote.command import Command
 
 from coupadl.browser.launcher import LaunchConfig, capability_pids, reported_user_data_dir, start_driver
-from coupadl.browser.processes import TrackedProcess, alive, end_trees
+from coupadl.browser.processes import TrackedProcess, alive, end_trees, wait_ended
 from coupadl.browser.signin import SIGNIN_PROBE_JS
 from coupadl.browser.states import SESSION_LIFECYCLE, TAB_LIFECYCLE, SessionState, TabStatus
 from coupadl.browser.translate import SeleniumError, translate
@@ -288,9 +287,7 @@ class BrowserSession:
         if self.state is not SessionState.CLOSING:
             self.transition(SessionState.CLOSING)
         _quit_quietly(self._driver)
-        deadline = time.monotonic() + timeout
-        while alive(self.tracked_processes) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_ended(self.tracked_processes, timeout)  # a clean quit ends them; what is left is ended below
         end_trees(self.tracked_processes, timeout=2.0)
         self.transition(SessionState.CLOSED)
 

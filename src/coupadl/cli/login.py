@@ -3,8 +3,9 @@
 It says what is happening all along: that the window is open and on which profile and page, what to do in
 it, how long it waits and that Ctrl+C cancels, that it is still waiting, and at the end where the profile is
 and what to run next. It returns when an authenticated page is reached or the operator closes the window,
-and always quits the browser cleanly: cookies reach the disk only then (facts: ~30 s later otherwise, and
-never after a kill). Ctrl+C closes the window the same way (ending it by PID if it does not quit).
+and always quits the browser cleanly: cookies reach the disk only then (~30 s later otherwise, and never
+after a kill: facts/chromium-profiles.md). Ctrl+C closes the window the same way (ending it by PID if it
+does not quit).
 The window changes no preference of the profile (no ChromeDriver `prefs`; switches only, see
 browser/launcher.py); a preference override a killed run left on it is put back first.
 """

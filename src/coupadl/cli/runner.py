@@ -10,17 +10,17 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
 from coupadl.batch import POList, POOutcome, ProgressStore, tally, write_results, write_run_summary
 from coupadl.batch.progress import state_dir
 from coupadl.batch.results import RESULTS_CSV, RESULTS_XLSX
+from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.window import WindowReport
 from coupadl.cli.display import LiveProgress, format_status_table, format_window_table
 from coupadl.cli.exit_codes import ExitCode
@@ -41,13 +41,14 @@ from coupadl.log import configure_logging, get_logger
 from coupadl.pool import PersistentWorkerPool, PoolEvent, Task, TaskOutcome
 from coupadl.pool.events import SessionExpired, TaskDispatched, TaskFinished, TaskThrottled, Tick
 from coupadl.pool.sources import RemoteWindowSetup
+from coupadl.profiles import ProfileManager, VerificationConfig
 from coupadl.settings import Settings
 
 __all__ = ["BatchRun", "check_output_folder", "stop_on_signals"]
 
 
 @contextmanager
-def stop_on_signals(on_signal: Any) -> Iterator[None]:
+def stop_on_signals(on_signal: Callable[[], object]) -> Iterator[None]:
     """Route Ctrl+C and SIGTERM to `on_signal` (first: drain, second: force) instead of raising."""
     handled = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
     previous = {sig: signal.getsignal(sig) for sig in handled}
@@ -143,7 +144,13 @@ class BatchRun:
             finally:
                 self._folder.close()
 
-    def _run(self, store: ProgressStore, launch: Any, verification: Any, started_at: datetime) -> ExitCode:
+    def _run(
+        self,
+        store: ProgressStore,
+        launch: LaunchConfig,
+        verification: VerificationConfig,
+        started_at: datetime,
+    ) -> ExitCode:
         assert self._folder is not None
         check_folder(self._folder, min_free_bytes=min_free_bytes(self.settings))
         store.register(self.po_list.pos)
@@ -171,9 +178,9 @@ class BatchRun:
         self,
         store: ProgressStore,
         todo: list[PONumber],
-        launch: Any,
-        verification: Any,
-        profiles: Any,
+        launch: LaunchConfig,
+        verification: VerificationConfig,
+        profiles: ProfileManager,
         remote: RemoteWindowSetup | None = None,
     ) -> tuple[dict[int, WindowReport], bool]:
         settings = self.settings

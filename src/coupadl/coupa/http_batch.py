@@ -19,6 +19,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlparse
 
+from tenacity import RetryCallState
+
 from coupadl.browser.cookies import cookie_header, window_cookies, window_user_agent
 from coupadl.coupa.attachments import Attachment
 from coupadl.coupa.download_model import DownloadMode, DownloadSettings
@@ -33,6 +35,7 @@ from coupadl.coupa.http_files import (
 )
 from coupadl.coupa.page import POPage
 from coupadl.log import get_logger
+from coupadl.retrying import backoff, tries
 
 __all__ = ["HttpBatch", "http_url"]
 
@@ -160,32 +163,40 @@ class HttpBatch:
         s = self._settings
         limits = FetchLimits(connect=s.start_timeout, stall=s.stall_timeout, total=s.download_timeout)
         url = http_url(attachment) or attachment.url
-        for attempt in range(1, s.max_attempts + 1):
-            if s.mode is DownloadMode.AUTO and not self._health.usable:
-                raise HttpRefused("the HTTP path is off for the rest of this window's run")
-            try:
-                fetched = fetch_file(
-                    self._clients(),
-                    url,
-                    self._folder,
-                    page_url=page_url,
-                    cookie_header=self.cookie_header,
-                    user_agent=self.user_agent,
-                    limits=limits,
-                    cancel=self.cancel,
-                )
-            except HttpRefused as exc:
-                self._health.refused(exc.reason)  # counted at once: later files see it before they start
-                raise
-            except HttpTryFailed as exc:
-                if attempt >= s.max_attempts:
+
+        def before_sleep(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome is not None else None
+            reason = error.reason if isinstance(error, HttpTryFailed) else str(error)
+            self._log.info(
+                "attachment.retry",
+                attachment=attachment.name_hint,
+                attempt=state.attempt_number,
+                reason=reason,
+            )
+
+        def sleep(seconds: float) -> None:
+            if self.cancel.wait(seconds):
+                raise FetchCancelled("stopped: the PO ended")
+
+        wait = backoff(s.backoff_initial, s.backoff_max)
+        for attempt in tries(s.max_attempts, wait, HttpTryFailed, before_sleep=before_sleep, sleep=sleep):
+            with attempt:
+                if s.mode is DownloadMode.AUTO and not self._health.usable:
+                    raise HttpRefused("the HTTP path is off for the rest of this window's run")
+                try:
+                    fetched = fetch_file(
+                        self._clients(),
+                        url,
+                        self._folder,
+                        page_url=page_url,
+                        cookie_header=self.cookie_header,
+                        user_agent=self.user_agent,
+                        limits=limits,
+                        cancel=self.cancel,
+                    )
+                except HttpRefused as exc:
+                    self._health.refused(exc.reason)  # counted at once: later files see it before they start
                     raise
-                self._log.info(
-                    "attachment.retry", attachment=attachment.name_hint, attempt=attempt, reason=exc.reason
-                )
-                if self.cancel.wait(min(s.backoff_initial * 2 ** (attempt - 1), s.backoff_max)):
-                    raise FetchCancelled("stopped: the PO ended") from None
-            else:
                 self._health.succeeded()
                 return fetched
-        raise AssertionError("unreachable")  # the loop returns or raises
+        raise AssertionError("unreachable")  # the last attempt returns or raises

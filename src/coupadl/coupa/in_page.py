@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import RetryCallState
 
 from coupadl.browser.remote import RemoteBrowserSession
 from coupadl.browser.signin import signin_redirect
@@ -36,6 +36,7 @@ from coupadl.coupa.po import SavedFile
 from coupadl.coupa.po_folder import POFolder
 from coupadl.errors import SessionExpiredError
 from coupadl.log import get_logger
+from coupadl.retrying import backoff, tries
 
 __all__ = ["FETCH_JS", "PAGE_CHECK_JS", "PARTIAL_SUFFIXES", "SAVE_BLOB_JS", "TRIGGER_JS", "InPageDownloader"]
 
@@ -183,14 +184,8 @@ class InPageDownloader:
                 if exc.page_gone:
                     state["page"] = self._reload(state["page"])
 
-        retrying = Retrying(
-            stop=stop_after_attempt(settings.max_attempts),
-            wait=wait_exponential(multiplier=settings.backoff_initial, max=settings.backoff_max),
-            retry=retry_if_exception_type(TryFailed),
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        for attempt in retrying:
+        wait = backoff(settings.backoff_initial, settings.backoff_max)
+        for attempt in tries(settings.max_attempts, wait, TryFailed, before_sleep=before_sleep):
             with attempt:
                 current = state["page"]
                 target = current.attachment(attachment.key) or attachment

@@ -351,6 +351,19 @@ def _process_po(tab: Tab, task: POTask, opts: JobOptions, attempt: int) -> PORes
         if fresh:
             report.extend(downloader.download_page(replace(source, attachments=fresh), saved_before))
 
+    def so_far(status: POStatus, error: str = "") -> POResult:
+        """The result with what was found and saved up to now."""
+        return replace(
+            failed,
+            status=status,
+            error=error,
+            attachments_found=len(found),
+            attachments_downloaded=report.downloaded,
+            attachment_names=tuple(report.names),
+            download_folder=str(folder) if folder.is_dir() else "",
+            files=tuple(report.saved),
+        )
+
     if page.attachments:
         take(page)
     elif not opts.requisition_fallback:
@@ -368,8 +381,10 @@ def _process_po(tab: Tab, task: POTask, opts: JobOptions, attempt: int) -> PORes
                 evidence.append(f"requisition {number} not found ({requisition.error_text})")
                 continue
             if requisition.kind is PageKind.WRONG_PAGE:
-                # Its files cannot be told from another record's: nothing is said about the PO.
-                return replace(failed, error=f"requisition {number}: {requisition.error_text}")
+                # Its files cannot be told from another record's: the PO is not finished. What earlier
+                # requisitions saved is reported, so the progress store knows those files.
+                log.warning("requisition.wrong_page", url=link, landed=requisition.url)
+                return so_far(POStatus.FAILED, f"requisition {number}: {requisition.error_text}")
             if not requisition.settle.settled:
                 reason = requisition.settle.reason(opts.settle_timeout)
                 raise RetryableTaskError(f"requisition {number}: {reason}")
@@ -388,15 +403,7 @@ def _process_po(tab: Tab, task: POTask, opts: JobOptions, attempt: int) -> PORes
             seconds=round(time.monotonic() - started, 3),
         )
         return replace(failed, status=POStatus.NO_ATTACHMENTS, error="; ".join(evidence))
-    done = replace(
-        failed,
-        status=POStatus.COMPLETED,
-        attachments_found=len(found),
-        attachments_downloaded=report.downloaded,
-        attachment_names=tuple(report.names),
-        download_folder=str(folder) if folder.is_dir() else "",
-        files=tuple(report.saved),
-    )
+    done = so_far(POStatus.COMPLETED)
     failures = "; ".join(f"{f.attachment.name_hint or f.attachment.key}: {f.reason}" for f in report.failed)
     log.info(
         "po.done",

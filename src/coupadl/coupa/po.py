@@ -126,7 +126,9 @@ class SavedFile:
     size: int
     sha256: str
     path: Path | None = None
-    saved_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    saved_at: datetime = field(
+        default_factory=lambda: datetime.now(UTC), compare=False
+    )  # not what the file is
 
     def to_dict(self) -> dict[str, str | int]:
         """The plain form a task result carries: key, name, size, sha256."""

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from coupadl.coupa.downloads import SavedFile
-from coupadl.coupa.po import PONumber, POStatus
+from coupadl.coupa.po import PONumber, POStatus, SavedFile
 
 __all__ = ["AlreadySaved", "POResult", "POTask"]
 

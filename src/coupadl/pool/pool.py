@@ -1,17 +1,17 @@
 """`PersistentWorkerPool`: the supervisor of 1..8 long-lived worker processes (seed 002).
 
-The supervisor (this process) alone decides where each task goes and what happens when something fails; it
-knows at every moment which task each worker holds. Crash recovery is "reclaim what was in flight":
+Long because the supervisor's loop, its dispatch and its handling of every worker message share one state on
+one thread; worker failures (`recovery`), pacing (`pacing`), memory (`memory`) and the handle are apart.
 
-* a worker whose browser, driver or process dies is restarted with the same profile (at most `max_restarts`
-  times); its task goes back to the queue for any worker; a task is failed only after `max_task_attempts`;
-* a task that runs longer than `task_timeout` has its worker's process tree ended and is treated the same way;
-* a signed-out window (session expired) gets one restart; its task goes back without counting an attempt.
-  When no worker is left, the remaining tasks stay pending — never failed;
+The supervisor (this process) alone decides where each task goes and what happens when something fails; it
+knows at every moment which task each worker holds. Crash recovery is "reclaim what was in flight": what
+happens to a failed worker is in `coupadl.pool.recovery`; here is what happens to its tasks:
+
+* a task in flight on a worker that crashed or timed out goes back to the queue for any worker; it is failed
+  only after `max_task_attempts`. A signed-out window's task goes back without counting an attempt. When no
+  worker is left, the remaining tasks stay pending — never failed;
 * a throttled task (the handler said "retry after S seconds") goes back to the front of the queue without
-  counting an attempt; no worker gets a task for S seconds, and for `throttle_slowdown_s` after that tasks
-  are handed out at most one per `throttle_spacing_s` (across all workers);
-* memory: above `memory_threshold` of RAM, the heaviest worker is restarted between two of its tasks;
+  counting an attempt; no worker gets a task for S seconds, then tasks are paced (`coupadl.pool.pacing`);
 * a fault outside every task (`FailureKind.FATAL` from a worker, or `abort()` from the caller, e.g. a full
   disk) stops the run at once: nothing more is handed out, tasks in flight go back unfinished, and `fault`
   says why.
@@ -30,17 +30,17 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from multiprocessing.queues import Queue
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, TypeVar
 
 from coupadl.browser.launcher import LaunchConfig
-from coupadl.browser.processes import TrackedProcess, end_trees
+from coupadl.browser.processes import end_trees
 from coupadl.browser.window import WindowReport
 from coupadl.errors import DriverError
 from coupadl.lifecycle import StateMachine
 from coupadl.log import get_logger
 from coupadl.pool.events import (
-    MemoryChecked,
     PoolEvent,
     PoolFaulted,
     PoolStateChanged,
@@ -51,13 +51,11 @@ from coupadl.pool.events import (
     TaskRunning,
     TaskThrottled,
     Tick,
-    WorkerCrashed,
-    WorkerFailed,
     WorkerNotVerified,
-    WorkerRestarting,
     WorkerVerified,
 )
-from coupadl.pool.memory import judge_memory, measure_workers, measure_workers_rss, total_memory
+from coupadl.pool.handle import WorkerHandle
+from coupadl.pool.memory import MemoryGuard
 from coupadl.pool.messages import (
     FailureKind,
     RunTask,
@@ -69,8 +67,10 @@ from coupadl.pool.messages import (
     WorkerReady,
     WorkerUnverified,
 )
+from coupadl.pool.pacing import ThrottlePacing
+from coupadl.pool.recovery import WorkerRecovery
 from coupadl.pool.sources import RemoteWindowSetup
-from coupadl.pool.states import POOL_LIFECYCLE, WORKER_LIFECYCLE, PoolState, WorkerStatus
+from coupadl.pool.states import POOL_LIFECYCLE, PoolState, WorkerStatus
 from coupadl.pool.tasks import Task, TaskOutcome
 from coupadl.pool.worker import WorkerSpec, worker_main
 from coupadl.profiles.models import ProfileType, VerificationConfig, window_letter
@@ -119,43 +119,7 @@ class PoolConfig:
             raise ValueError("shutdown_timeout must be within (0, 60] seconds")
 
 
-@dataclass
-class _Worker(Generic[P]):
-    """The supervisor's view of one worker process."""
-
-    worker_id: int
-    spec: WorkerSpec
-    process: Any = None
-    inbox: Any = None
-    task: Task[P] | None = None
-    task_started: float = 0.0
-    tracked: tuple[TrackedProcess, ...] = ()
-    report: WindowReport | None = None
-    restarts: int = 0
-    processed: int = 0
-    expired_restarts: int = 0
-    restart_after_task: bool = False
-    stop_reason: str = ""
-    _state: StateMachine[WorkerStatus] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._state = StateMachine(WORKER_LIFECYCLE, WorkerStatus.STARTING, f"window {self.spec.letter}")
-
-    @property
-    def status(self) -> WorkerStatus:
-        """Where the worker is in its lifecycle; changed only through `set`."""
-        return self._state.state
-
-    def set(self, status: WorkerStatus) -> None:
-        """Move to `status` (checked against `WORKER_LIFECYCLE`)."""
-        self._state.to(status)
-
-    def all_processes(self) -> list[TrackedProcess | None]:
-        pid = getattr(self.process, "pid", None)
-        return [TrackedProcess.of(pid, "worker") if pid else None, *self.tracked]
-
-
-class PersistentWorkerPool(Generic[P, R]):
+class PersistentWorkerPool(WorkerRecovery[P, R]):
     """Runs tasks on N verified windows, each owned by a long-lived worker process.
 
     Generic over the tasks' payload `P` and the handler's result `R` (see `coupadl.pool.tasks`).
@@ -176,23 +140,21 @@ class PersistentWorkerPool(Generic[P, R]):
     ) -> None:
         self.config = config
         self._ctx = mp.get_context("spawn")
-        self._outbox: Any = self._ctx.Queue()
+        self._outbox: Queue[WorkerMessage[R]] = self._ctx.Queue()
         self._clone_slots = clone_slots if clone_slots is not None else self._ctx.BoundedSemaphore(len(specs))
-        self.workers: dict[int, _Worker[P]] = {s.worker_id: _Worker(s.worker_id, s) for s in specs}
+        self.workers: dict[int, WorkerHandle[P]] = {s.worker_id: WorkerHandle(s.worker_id, s) for s in specs}
         self._state = StateMachine(POOL_LIFECYCLE, PoolState.INITIALIZING)
         self._queue: deque[Task[P]] = deque()
         self._on_event: Callable[[PoolEvent[R]], None] = on_event or (lambda _e: None)
         self._stop_requested = False
         self._force = False
-        self._last_memory_check = 0.0
+        self._memory = MemoryGuard(config.memory_threshold, config.memory_total, config.memory_check_interval)
         self._start_deadline = float("inf")
         self._any_verified = False
         self.driver_fault = ""  # a window's reason when the driver cannot drive this browser
         self._last_tick = 0.0
         self.fault: str | None = None
-        self._hold_until = 0.0  # throttled: no dispatch before this (monotonic)
-        self._paced_until = 0.0  # throttled: dispatch paced until this
-        self._last_dispatch = 0.0
+        self._pacing = ThrottlePacing(config.throttle_spacing_s, config.throttle_slowdown_s)
         self.outcomes: dict[str, TaskOutcome[R]] = {}
         self.log = get_logger("coupadl.pool")
 
@@ -210,7 +172,7 @@ class PersistentWorkerPool(Generic[P, R]):
     def _emit(self, event: PoolEvent[R]) -> None:
         self._on_event(event)
 
-    def _spawn(self, worker: _Worker[P]) -> None:
+    def _spawn(self, worker: WorkerHandle[P]) -> None:
         worker.inbox = self._ctx.Queue()
         worker.tracked = ()
         worker.process = self._ctx.Process(
@@ -275,7 +237,7 @@ class PersistentWorkerPool(Generic[P, R]):
             )
         return out
 
-    def usable_workers(self) -> list[_Worker[P]]:
+    def usable_workers(self) -> list[WorkerHandle[P]]:
         """Workers that are running or may still come back."""
         return [
             w
@@ -350,7 +312,7 @@ class PersistentWorkerPool(Generic[P, R]):
 
     def _dispatch(self) -> None:
         now = time.monotonic()
-        if now < self._hold_until:
+        if self._pacing.held(now):
             return
         for worker in self.workers.values():
             if not self._queue:
@@ -359,13 +321,15 @@ class PersistentWorkerPool(Generic[P, R]):
                 if worker.restart_after_task:
                     self._restart_deliberately(worker)
                     continue
-                if now < self._paced_until and now - self._last_dispatch < self.config.throttle_spacing_s:
+                if self._pacing.too_soon(now):
                     return
                 task = self._queue.popleft()
                 attempt = task.attempts + 1
                 worker.task = replace(task, attempts=attempt)
-                worker.task_started = self._last_dispatch = now
+                worker.task_started = now
+                self._pacing.dispatched(now)
                 worker.set(WorkerStatus.PROCESSING)
+                assert worker.inbox is not None, "a ready worker has its inbox"
                 worker.inbox.put(RunTask(task.task_id, task.payload, attempt, task.label))
                 self._emit(TaskDispatched(worker.worker_id, task.task_id, attempt))
 
@@ -427,7 +391,7 @@ class PersistentWorkerPool(Generic[P, R]):
         self.outcomes[outcome.task_id] = outcome
         self._emit(TaskFinished(outcome))
 
-    def _task_error(self, worker: _Worker[P], msg: TaskError) -> None:
+    def _task_error(self, worker: WorkerHandle[P], msg: TaskError) -> None:
         task = worker.task
         if task is None or task.task_id != msg.task_id:
             return
@@ -454,11 +418,9 @@ class PersistentWorkerPool(Generic[P, R]):
             return
         self._retry_or_fail(task, worker.worker_id, msg.message, permanent=msg.kind is FailureKind.PERMANENT)
 
-    def _throttle(self, task: Task[P], worker: _Worker[P], msg: TaskError) -> None:
+    def _throttle(self, task: Task[P], worker: WorkerHandle[P], msg: TaskError) -> None:
         """Hold every worker for `retry_after_s`, then pace; the task goes first, its attempt refunded."""
-        now = time.monotonic()
-        self._hold_until = max(self._hold_until, now + msg.retry_after_s)
-        self._paced_until = max(self._paced_until, self._hold_until + self.config.throttle_slowdown_s)
+        self._pacing.hold(time.monotonic(), msg.retry_after_s)
         self._queue.appendleft(replace(task, attempts=task.attempts - 1, throttled=task.throttled + 1))
         self.log.warning(
             "throttled: holding every worker", window=worker.spec.letter, retry_after_s=msg.retry_after_s
@@ -477,115 +439,6 @@ class PersistentWorkerPool(Generic[P, R]):
         else:
             self._queue.append(task)
             self._emit(TaskRetrying(worker_id, task.task_id, task.attempts, error))
-
-    # --- failures of workers ----------------------------------------------------------------------
-
-    def _reap_dead(self) -> None:
-        for worker in self.workers.values():
-            proc = worker.process
-            if proc is None or proc.is_alive():
-                continue
-            if worker.status in (WorkerStatus.TERMINATED, WorkerStatus.FAILED):
-                continue
-            self._pump(timeout=0.0)  # its last words (TaskError / WorkerUnverified) may still be queued
-            proc.join(timeout=1)
-            end_trees(worker.tracked, timeout=3.0)  # an orphaned driver/browser holds the profile
-            if worker.status is WorkerStatus.TERMINATING:
-                worker.set(WorkerStatus.TERMINATED)
-                continue
-            if worker.status in (WorkerStatus.STARTING, WorkerStatus.RESTARTING) and worker.stop_reason:
-                # Unverified (e.g. signed out) after a restart too: restarting again would not help.
-                self._give_up(worker, worker.stop_reason)
-                continue
-            self._recover(worker, f"worker process ended (exit code {proc.exitcode})")
-
-    def _recover(self, worker: _Worker[P], reason: str) -> None:
-        """Restart a crashed worker with the same profile and hand its task back to the queue."""
-        self.log.warning("worker crashed", window=worker.spec.letter, reason=reason)
-        task = worker.task
-        worker.task = None
-        worker.set(WorkerStatus.CRASHED)
-        self._emit(WorkerCrashed(worker.worker_id, reason))
-        if task is not None:
-            self._retry_or_fail(task, worker.worker_id, f"window lost while processing: {reason}")
-        if self._stop_requested:
-            self._give_up(worker, reason)
-        elif worker.expired_restarts > 1:
-            self._give_up(worker, "signed out: the session expired (sign in again with `coupadl login`)")
-        elif worker.restarts >= self.config.max_restarts:
-            self._give_up(worker, f"{reason}; restarted {worker.restarts} times already")
-        else:
-            worker.restarts += 1
-            worker.set(WorkerStatus.RESTARTING)
-            self._emit(WorkerRestarting(worker.worker_id, worker.restarts))
-            self._spawn(worker)
-
-    def _give_up(self, worker: _Worker[P], reason: str) -> None:
-        worker.stop_reason = worker.stop_reason or reason
-        if worker.process is not None and worker.process.is_alive():
-            end_trees(worker.all_processes(), timeout=3.0)
-        worker.set(WorkerStatus.FAILED)
-        if worker.task is not None:
-            task, worker.task = worker.task, None
-            self._retry_or_fail(task, worker.worker_id, reason)
-        self._emit(WorkerFailed(worker.worker_id, worker.stop_reason))
-
-    def _check_timeouts(self) -> None:
-        now = time.monotonic()
-        for worker in self.workers.values():
-            if worker.task is not None and now - worker.task_started > self.config.task_timeout:
-                self.log.warning("task timed out", window=worker.spec.letter, task=worker.task.task_id)
-                end_trees(worker.all_processes(), timeout=3.0)
-                if worker.process is not None:
-                    worker.process.join(timeout=5)
-                self._recover(worker, f"task took longer than {self.config.task_timeout:.0f} s")
-
-    def _guard_memory(self) -> None:
-        now = time.monotonic()
-        if now - self._last_memory_check < self.config.memory_check_interval:
-            return
-        self._last_memory_check = now
-        live = {
-            w.worker_id: w.all_processes()
-            for w in self.workers.values()
-            if w.status in (WorkerStatus.READY, WorkerStatus.IDLE, WorkerStatus.PROCESSING)
-        }
-        if not live:
-            return
-        total = self.config.memory_total or total_memory()
-        # RSS first: it bounds USS from above and is cheap; USS (the real figure) only when RSS is over.
-        measure: Literal["rss", "uss"] = "rss"
-        usage = measure_workers_rss(live)
-        verdict = judge_memory(usage, self.config.memory_threshold, total)
-        if verdict.over:
-            measure, usage = "uss", measure_workers(live)
-            verdict = judge_memory(usage, self.config.memory_threshold, total)
-        self._emit(MemoryChecked(usage, verdict.limit, measure))
-        if verdict.over and verdict.heaviest is not None:
-            heavy = self.workers[verdict.heaviest]
-            if not heavy.restart_after_task:
-                self.log.warning(
-                    "memory above threshold; restarting the heaviest worker",
-                    window=heavy.spec.letter,
-                    used=verdict.used,
-                    limit=verdict.limit,
-                )
-                heavy.restart_after_task = True
-
-    def _restart_deliberately(self, worker: _Worker[P]) -> None:
-        """Memory restart between tasks: stop the worker cleanly, then start it again."""
-        worker.restart_after_task = False
-        worker.set(WorkerStatus.TERMINATING)
-        worker.inbox.put(Stop("memory"))
-        worker.process.join(timeout=30)
-        if worker.process.is_alive():
-            end_trees(worker.all_processes(), timeout=3.0)
-            worker.process.join(timeout=5)
-        worker.set(WorkerStatus.TERMINATED)
-        worker.restarts += 1
-        worker.set(WorkerStatus.RESTARTING)
-        self._emit(WorkerRestarting(worker.worker_id, worker.restarts, reason="memory"))
-        self._spawn(worker)
 
     # --- shutdown ---------------------------------------------------------------------------------
 

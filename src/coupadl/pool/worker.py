@@ -63,6 +63,8 @@ EXIT_UNVERIFIED = 3
 EXIT_WINDOW_LOST = 4
 EXIT_SUPERVISOR_GONE = 5
 
+CLOSE_WAIT_S = 60.0  # how long a second closer waits for the first (a browser quit plus a clone removal)
+
 
 @dataclass(frozen=True)
 class WorkerSpec:
@@ -99,7 +101,9 @@ class _WorkerRuntime:
         self.handler: TaskHandler[object, object, object] = resolve_handler(spec.handler)
         self.source: WindowSource = window_source(spec, clone_slots)
         self.processed = 0
-        self._closed = threading.Lock()
+        self._closing = threading.Lock()
+        self._closer: int | None = None  # the thread that is closing
+        self._closed = threading.Event()
         self.log = get_logger("coupadl.worker")
 
     @property
@@ -187,15 +191,31 @@ class _WorkerRuntime:
         self.log.warning("task failed", kind=kind.value, error=message)
         self.outbox.put(TaskError(self.spec.worker_id, msg.task_id, kind, message, retry_after_s))
 
-    def close(self) -> None:
+    def close(self) -> bool:
         """Quit the browser cleanly, then remove the clone (only after the browser is gone). Idempotent.
+
+        Returns False only when called again on the thread that is closing (a signal handler that interrupted
+        the close): the interrupted close must then be let finish, not cut short by an exit.
 
         May run on the watchdog thread or in a signal handler while the main thread is between two steps
         of a remediation; cancelling the window first keeps it from starting another browser meanwhile,
         and every process this worker started is then ended by PID.
         """
-        if not self._closed.acquire(blocking=False):
-            return
+        if not self._closing.acquire(blocking=False):
+            if self._closer != threading.get_ident():
+                # Another thread is closing (the watchdog, or the main thread after a lost window): wait for
+                # it, or this thread's exit would cut the clone's removal short.
+                self._closed.wait(timeout=CLOSE_WAIT_S)
+                return True
+            return False
+        self._closer = threading.get_ident()
+        try:
+            self._close()
+        finally:
+            self._closed.set()
+        return True
+
+    def _close(self) -> None:
         self.source.cancel()
         session = self.source.session
         pids = [p.pid for p in session.tracked_processes] if session else []
@@ -241,8 +261,8 @@ def worker_main(spec: WorkerSpec, inbox: Any, outbox: Any, clone_slots: Any) -> 
     runtime = _WorkerRuntime(spec, outbox, clone_slots)
 
     def on_term(_signum: int, _frame: Any) -> None:
-        runtime.close()
-        os._exit(EXIT_OK)
+        if runtime.close():
+            os._exit(EXIT_OK)
 
     signal.signal(signal.SIGTERM, on_term)
     threading.Thread(

@@ -217,9 +217,11 @@ def create_app(scenario: Scenario | None = None, *, secret: bytes = DEFAULT_SECR
     @app.get("/requisition_headers/<number>")
     @page
     def requisition_header(number: str) -> ResponseReturnValue:
-        po = next((p for p in sc.pos if p.requisition and p.requisition.number == number), None)
+        po = next((p for p in sc.pos if any(r.number == number for r in p.requisitions)), None)
         if po is None:
             return pages.not_found()
+        if any(r.number == number and r.redirect_home for r in po.requisitions):
+            return redirect(_HOME)
         files = site.catalog.for_requisition(number)
         return pages.requisition(number, po, files, request.host_url.rstrip("/"))
 

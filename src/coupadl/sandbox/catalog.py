@@ -100,10 +100,7 @@ class Catalog:
         for po in scenario.pos:
             owners: list[tuple[Literal["order_header", "requisition_header"], str, tuple[Attachment, ...]]]
             owners = [("order_header", po.number, tuple(po.attachments))]
-            if po.requisition is not None:
-                owners.append(
-                    ("requisition_header", po.requisition.number, tuple(po.requisition.attachments))
-                )
+            owners += [("requisition_header", r.number, tuple(r.attachments)) for r in po.requisitions]
             for owner, number, attachments in owners:
                 for attachment in attachments:
                     if attachment.id is None:
@@ -157,5 +154,4 @@ class Catalog:
 
 
 def _all_attachments(po: PurchaseOrder) -> tuple[Attachment, ...]:
-    extra = tuple(po.requisition.attachments) if po.requisition else ()
-    return tuple(po.attachments) + extra
+    return tuple(po.attachments) + tuple(a for r in po.requisitions for a in r.attachments)

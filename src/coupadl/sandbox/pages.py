@@ -153,9 +153,9 @@ _ORDER = """<div id="order_header"
   <div class="field"><span class="label">Supplier</span>
     <span data-supplier-name="{{ po.supplier }}" class="supplier-name">{{ po.supplier }}</span></div>
   <div class="field"><span class="label">Status</span> <span class="status">Issued</span></div>
-  {% if po.requisition %}<div class="field"><span class="label">Requisition</span>
-    <a class="requisition-link" href="/requisition_headers/{{ po.requisition.number }}">Requisition #{{
-      po.requisition.number }}</a></div>{% endif %}
+  {% for requisition in po.requisitions %}<div class="field"><span class="label">Requisition</span>
+    <a class="requisition-link" href="/requisition_headers/{{ requisition.number }}">Requisition #{{
+      requisition.number }}</a></div>{% endfor %}
 </div>
 <table class="order-lines">
   <thead><tr><th>#</th><th>Description</th><th>Qty</th><th>Price</th><th>Total</th></tr></thead>

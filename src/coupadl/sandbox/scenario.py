@@ -182,12 +182,19 @@ class PoLine:
 
 @dataclass(frozen=True)
 class Requisition:
-    """A requisition linked from a PO page, with its own attachments."""
+    """A requisition linked from a PO page, with its own attachments.
+
+    Attributes:
+        number: Requisition number, digits only (the URL is `/requisition_headers/<number>`).
+        attachments: Files on the requisition page.
+        redirect_home: Its page redirects to the user's home instead (a link that leads elsewhere).
+    """
 
     __pydantic_config__: ClassVar[ConfigDict] = _JSON_CONFIG
 
     number: str
     attachments: Sequence[Attachment] = ()
+    redirect_home: bool = False
 
     def __post_init__(self) -> None:
         _check_digits("requisition", self.number)
@@ -204,6 +211,7 @@ class PurchaseOrder:
         lines: Order lines; one generic line when empty.
         attachments: Files on the PO page.
         requisition: A requisition linked from the page (the usual fallback when the PO has no files).
+        more_requisitions: Further requisitions linked after `requisition`, in page order.
         kind: `normal`, or what is served instead (see `PoKind`).
         language: Language of its error page (`not_found`, `forbidden`, `http_404`, `http_403`).
         attachments_delay_s: The attachment list is inserted by the page's script this long after load
@@ -225,6 +233,7 @@ class PurchaseOrder:
     lines: Sequence[PoLine] = ()
     attachments: Sequence[Attachment] = ()
     requisition: Requisition | None = None
+    more_requisitions: Sequence[Requisition] = ()
     kind: PoKind = "normal"
     language: Language = "en"
     attachments_delay_s: float = 0.0
@@ -252,6 +261,12 @@ class PurchaseOrder:
             _check_digits("shown PO", self.shown_number)
         _set(self, "lines", tuple(self.lines) or (PoLine("Goods and services", 1.0, 100.0),))
         _set(self, "attachments", tuple(self.attachments))
+        _set(self, "more_requisitions", tuple(self.more_requisitions))
+
+    @property
+    def requisitions(self) -> tuple[Requisition, ...]:
+        """Every requisition the page links, in page order."""
+        return ((self.requisition,) if self.requisition else ()) + tuple(self.more_requisitions)
 
 
 @dataclass(frozen=True)
@@ -313,9 +328,7 @@ class Scenario:
 
     def requisition(self, number: str) -> Requisition | None:
         """The requisition with this number (linked from any PO), or None."""
-        return next(
-            (po.requisition for po in self.pos if po.requisition and po.requisition.number == number), None
-        )
+        return next((r for po in self.pos for r in po.requisitions if r.number == number), None)
 
     # --- JSON -------------------------------------------------------------------------------------
 

@@ -12,8 +12,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from coupadl.browser import launcher
 from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.processes import TrackedProcess
+from coupadl.browser.session import BrowserSession
+from coupadl.browser.verification import check_authentication
 from coupadl.browser.window import RemediationAction, VerifiedWindow
 from coupadl.pool import PersistentWorkerPool, PoolConfig, default_worker_specs
 from coupadl.profiles import ProfileConfig, ProfileManager, VerificationConfig
@@ -260,3 +263,39 @@ def test_visible_mode_verifies_like_headless(
         == results[False]
         == {"capability": "success", "authentication": "success", "file": "success"}
     )
+
+
+def _browser_ui_pages(
+    launch: LaunchConfig, profile: Path, downloads: Path, sandbox: SandboxServer
+) -> list[str]:
+    """The browser's own UI pages (CDP targets that are not web pages) once a window is signed in."""
+    session = BrowserSession.start(launch, profile, "Default", downloads, restore_last_session=False)
+    try:
+        result = check_authentication(session, f"{sandbox.base_url}/user/home", 15)
+        assert result.status.value == "success", result.detail
+        targets = session.cdp("list the targets", "Target.getTargets")["targetInfos"]
+        return [str(t["url"]) for t in targets if t["type"] not in ("page", "iframe", "worker")]
+    finally:
+        session.quit()
+
+
+def test_windows_start_without_the_address_bars_webui_popup(
+    signed_in_copy: Path,
+    launch_config: LaunchConfig,
+    sandbox: SandboxServer,
+    short_tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The pop-up, preloaded at every start in a renderer of its own, was ~0.5 CPU-s of the ~1.1 a window
+    # cost until verified (BENCHMARKS.md "Start-up"); a Chromium that renames the features brings it back.
+    features = ",WebUIOmniboxPopup,WebUIOmniboxAimPopup"
+    original = launcher._base_arguments
+    assert any(features in arg for arg in original(launch_config))
+    monkeypatch.setattr(launcher, "_base_arguments", lambda c: [a.replace(features, "") for a in original(c)])
+    with_features = _browser_ui_pages(launch_config, signed_in_copy, short_tmp / "dl1", sandbox)
+    monkeypatch.undo()
+    now = _browser_ui_pages(launch_config, signed_in_copy, short_tmp / "dl2", sandbox)
+
+    popup = "chrome://omnibox-popup"
+    assert any(url.startswith(popup) for url in with_features), with_features  # the check can fail
+    assert not any(url.startswith(popup) for url in now), now

@@ -224,6 +224,29 @@ def test_requisition_fallback_takes_the_requisitions_files(sandbox_factory: Any,
     assert folder_files(result) == {f.name: f.sha256 for f in server.files()}
 
 
+def test_requisition_leading_elsewhere_fails_the_po_with_the_files_already_saved(
+    sandbox_factory: Any, run: Run
+) -> None:
+    """The second requisition's link lands on the home page: its files cannot be told from another record's,
+    so the PO is FAILED, but the first requisition's files, saved already, are in the result (and so in the
+    progress store: a rerun does not fetch them again)."""
+    first = Requisition("5001234", attachments=[Attachment("approved request.pdf", size=25_000)])
+    elsewhere = Requisition("5001235", attachments=[Attachment("never.pdf")], redirect_home=True)
+    po = PurchaseOrder("15262990", "Wayne Enterprises", requisition=first, more_requisitions=[elsewhere])
+    server = sandbox_factory(Scenario(pos=[po]))
+
+    result = run(server, "15262990")
+
+    assert result.status == "FAILED"
+    assert "requisition 5001235" in result.error and "/user/home" in result.error
+    served = {f.name: f.sha256 for f in server.files() if f.owner_number == "5001234"}
+    assert [(f.name, f.sha256) for f in result.files] == list(served.items())
+    assert list(result.attachment_names) == ["approved request.pdf"]
+    assert (result.attachments_found, result.attachments_downloaded) == (1, 1)
+    assert folder_files(result) == served
+    assert result.supplier == "Wayne Enterprises"
+
+
 def test_requisition_fallback_can_be_turned_off(sandbox_factory: Any, run: Run) -> None:
     requisition = Requisition("5001234", attachments=[Attachment("approved request.pdf")])
     server = sandbox_factory(Scenario(pos=[PurchaseOrder("15262990", requisition=requisition)]))

@@ -13,8 +13,7 @@ from rich.console import Console
 
 from coupadl.batch import ProgressStore, read_po_list
 from coupadl.cli.runner import BatchRun
-from coupadl.coupa.downloads import SavedFile
-from coupadl.coupa.po import POStatus
+from coupadl.coupa.po import POStatus, SavedFile
 from coupadl.coupa.task import AlreadySaved, POResult, POTask
 from coupadl.pool.events import SessionExpired, TaskDispatched, TaskFinished
 from coupadl.pool.tasks import TaskOutcome

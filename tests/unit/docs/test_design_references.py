@@ -15,7 +15,7 @@ Forms understood (in `.py` files under src/, tests/ and bench/, and in README.md
 | `BENCHMARKS.md "Tabs"`                    | a heading of BENCHMARKS.md holding that text |
 
 Informal citations of the facts files (`(facts: ...)`, `see facts`, `in the facts`) name no document, so they
-cannot resolve: they fail too, except the few listed in `KNOWN_INFORMAL`, which wait for a comment edit.
+cannot resolve: they fail too, except any listed in `KNOWN_INFORMAL` (none now).
 """
 
 from __future__ import annotations
@@ -42,14 +42,9 @@ _INFORMAL_FACTS = re.compile(r"\(facts:|\bsee facts\b(?!/)|\bin the facts\b")
 _ANCHOR = re.compile(r'<a id="([\w-]+)"></a>')
 _LINK = re.compile(r"\]\(#([\w-]+)\)")
 
-# Informal citations in src/ waiting for a comment edit (after issue 12's merge): the phrase, and the file of
-# facts it means. Remove an entry when its comment names the file; an entry no comment uses fails the test.
-KNOWN_INFORMAL = {
-    "(facts: ~30 s later otherwise": "facts/chromium-profiles.md",
-    "(facts: ~960 MB RSS vs ~135 MB USS)": "facts/chromium-profiles.md",
-    "pages as RSS does; see facts)": "facts/chromium-profiles.md",
-    "defaults from the earlier plan in the facts": "facts/coupa-site.md",
-}
+# Informal citations allowed to wait for a comment edit: the phrase, and the file of facts it means. Empty:
+# every comment names its file. An entry no comment uses fails the test.
+KNOWN_INFORMAL: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,7 @@ import psutil
 
 from coupadl.browser.processes import TrackedProcess
 from coupadl.browser.window import RemediationAction, RemediationStep, WindowReport
-from coupadl.coupa.downloads import SavedFile
-from coupadl.coupa.po import POStatus, parse_po_number
+from coupadl.coupa.po import POStatus, SavedFile, parse_po_number
 from coupadl.coupa.task import AlreadySaved, POResult, POTask
 from coupadl.pool.messages import (
     FailureKind,

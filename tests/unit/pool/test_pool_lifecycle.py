@@ -15,8 +15,9 @@ from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.window import WindowReport
 from coupadl.lifecycle import IllegalTransition
 from coupadl.pool.events import PoolStateChanged
+from coupadl.pool.handle import WorkerHandle
 from coupadl.pool.messages import WorkerReady
-from coupadl.pool.pool import PersistentWorkerPool, PoolConfig, _Worker
+from coupadl.pool.pool import PersistentWorkerPool, PoolConfig
 from coupadl.pool.states import POOL_LIFECYCLE, WORKER_LIFECYCLE, PoolState, WorkerStatus
 from coupadl.profiles.models import ProfileType, VerificationConfig
 from coupadl.settings import BrowserKind
@@ -62,7 +63,7 @@ def _pool(tmp_path: Path, statuses: list[list[WorkerStatus]]) -> PersistentWorke
     )
     pool = PersistentWorkerPool(config, [], clone_slots=object())
     for wid, path in enumerate(statuses, start=1):
-        worker = _Worker(wid, SimpleNamespace(letter="ABCDEFGH"[wid - 1]))  # type: ignore[arg-type]
+        worker = WorkerHandle(wid, SimpleNamespace(letter="ABCDEFGH"[wid - 1]))  # type: ignore[arg-type]
         for status in path:
             worker.set(status)
         pool.workers[wid] = worker

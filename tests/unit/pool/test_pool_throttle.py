@@ -14,8 +14,9 @@ import pytest
 from coupadl.browser.discovery import Executables
 from coupadl.browser.launcher import LaunchConfig
 from coupadl.pool.events import PoolEvent, TaskDispatched, TaskThrottled
+from coupadl.pool.handle import WorkerHandle
 from coupadl.pool.messages import FailureKind, RunTask, TaskError
-from coupadl.pool.pool import PersistentWorkerPool, PoolConfig, Task, _Worker
+from coupadl.pool.pool import PersistentWorkerPool, PoolConfig, Task
 from coupadl.pool.states import WorkerStatus
 from coupadl.profiles.models import VerificationConfig
 from coupadl.settings import BrowserKind
@@ -50,7 +51,7 @@ def pool(tmp_path: Path) -> Iterator[PersistentWorkerPool]:
     )
     pool.events = events  # type: ignore[attr-defined]
     for wid in (1, 2):
-        worker = _Worker(wid, SimpleNamespace(letter="AB"[wid - 1]))  # type: ignore[arg-type]
+        worker = WorkerHandle(wid, SimpleNamespace(letter="AB"[wid - 1]))  # type: ignore[arg-type]
         worker.inbox = Inbox()
         worker.set(WorkerStatus.READY)
         pool.workers[wid] = worker
@@ -124,7 +125,7 @@ def test_a_task_throttled_too_often_spends_attempts_like_any_retry(pool: Persist
     pool._dispatch()
     throttle(pool, 1, 0.0)
     assert pool._queue[0].attempts == 1  # counted this time
-    assert pool._hold_until == 0.0
+    assert pool._pacing.hold_until == 0.0
     pool._dispatch()
     throttle(pool, 1, 0.0)
     assert pool.outcomes["t1"].error == "HTTP 429"  # max_task_attempts reached

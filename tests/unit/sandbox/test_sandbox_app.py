@@ -200,6 +200,25 @@ def test_requisition_is_linked_and_shows_its_attachments(app: Flask, signed_in: 
     assert f"/attachment/attachment_file/type/{req_id}/req.pdf" in req
 
 
+def test_more_requisitions_are_linked_and_one_may_redirect_home() -> None:
+    scenario = Scenario(
+        pos=[
+            PurchaseOrder(
+                "15262990",
+                requisition=Requisition("5001234"),
+                more_requisitions=[Requisition("5001235", redirect_home=True)],
+            )
+        ]
+    )
+    client = create_app(scenario).test_client()
+    assert client.get("/sandbox/autologin?next=/user/home").status_code == 302
+    html = client.get("/order_headers/15262990").text
+    assert html.index("/requisition_headers/5001234") < html.index("/requisition_headers/5001235")
+    assert client.get("/requisition_headers/5001234").status_code == 200
+    response = client.get("/requisition_headers/5001235")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/user/home")
+
+
 @pytest.mark.parametrize("number", ["15262996", "99999999", "not-a-number"])
 def test_unknown_po_is_a_200_oops_page(signed_in: FlaskClient, number: str) -> None:
     response = signed_in.get(f"/order_headers/{number}")

@@ -152,6 +152,21 @@ def test_real_tenant_knobs_round_trip_through_json() -> None:
     assert Scenario.from_json(scenario.to_json()) == scenario
 
 
+def test_more_requisitions_are_linked_in_order_and_round_trip() -> None:
+    first = Requisition("5001234", attachments=[Attachment("req.pdf")])
+    elsewhere = Requisition("5001235", attachments=[Attachment("other.pdf")], redirect_home=True)
+    po = PurchaseOrder("15262990", requisition=first, more_requisitions=[elsewhere])
+    scenario = Scenario(pos=[po])
+    assert po.requisitions == (first, elsewhere)
+    assert scenario.requisition("5001235") == elsewhere
+    owners = [(f.owner, f.owner_number, f.attachment.name) for f in Catalog(scenario).all()]
+    assert owners == [
+        ("requisition_header", "5001234", "req.pdf"),
+        ("requisition_header", "5001235", "other.pdf"),
+    ]
+    assert Scenario.from_json(scenario.to_json()) == scenario
+
+
 @pytest.mark.parametrize(
     "make",
     [
