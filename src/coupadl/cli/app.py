@@ -5,10 +5,11 @@ Options follow `shared/contract.md`: flag > `COUPADL_*` environment > `--config`
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -81,12 +82,24 @@ def _settings(**flags: Any) -> Settings:
     return load_settings(flags)
 
 
-def _fail(message: str, code: ExitCode = ExitCode.SETUP) -> None:
+def _fail(message: str, code: ExitCode = ExitCode.SETUP) -> NoReturn:
     """One line on stderr (naming the log file once there is one), then exit with `code`."""
     log = log_path()
     where = f" (log: {log})" if log is not None else ""
     click.echo(f"coupadl: error: {message}{where}", err=True)
     sys.exit(int(code))
+
+
+@contextlib.contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """What `run` and `demo` end with when they cannot go on: a setup error → one line, exit 2; a fault of
+    the machine (disk full, folder gone) → "stopped: …", exit 4."""
+    try:
+        yield
+    except SetupError as exc:
+        _fail(str(exc))
+    except MachineFaultError as exc:
+        _fail(f"stopped: {exc}", ExitCode.MACHINE_FAULT)
 
 
 _verbose_option = click.option(
@@ -111,18 +124,12 @@ def run(input_file: Path, quiet: bool, verbose: bool, **flags: Any) -> None:
     from coupadl.batch import read_po_list
     from coupadl.cli.runner import BatchRun
 
-    try:
+    with _one_line_errors():
         settings = _settings(**flags)
         settings.require_base_url()
         po_list = read_po_list(input_file)
         batch = BatchRun(settings, po_list, make_console(quiet), tables=make_console(), verbose=verbose)
         code = batch.execute()
-    except SetupError as exc:
-        _fail(str(exc))
-        return
-    except MachineFaultError as exc:
-        _fail(f"stopped: {exc}", ExitCode.MACHINE_FAULT)
-        return
     if batch.failure:
         _fail(batch.failure, code)
     sys.exit(int(code))
@@ -282,15 +289,9 @@ def demo(out: Path, workers: int, visible: bool) -> None:
     from coupadl.cli.demo import run_demo
     from coupadl.cli.runner import check_output_folder
 
-    try:
+    with _one_line_errors():
         check_output_folder(out.expanduser().resolve())  # before the site or any browser starts
         code = run_demo(out, workers=workers, headless=not visible, console=make_console())
-    except SetupError as exc:
-        _fail(str(exc))
-        return
-    except MachineFaultError as exc:
-        _fail(f"stopped: {exc}", ExitCode.MACHINE_FAULT)
-        return
     sys.exit(int(code))
 
 

@@ -65,7 +65,7 @@ def grid_browser_name(settings: Settings) -> str:
 
 
 def plan_grid(settings: Settings, out: Path) -> GridPlan | None:
-    """Steps 1 of the module docstring; None without `--grid`.
+    """Step 1 of the module docstring; None without `--grid`.
 
     Raises:
         ConfigError: A bad or insecure Grid address.
