@@ -77,6 +77,9 @@ def sign_in_profile(
         driver.get(f"{base}/sandbox/autologin?next={_HOME}")
         driver.get(home)
         landed, on_home = driver.current_url, bool(driver.execute_script(_HOME_MARKER_JS))
+        # The profile's last session then points nowhere: a browser restoring it later would otherwise reload
+        # /user/home on whichever later sandbox got this port (ports are reused), a request no test expects.
+        driver.get("about:blank")
     except SeleniumError as exc:
         raise translate(exc, "signing the profile in to the sandbox") from exc
     finally:
