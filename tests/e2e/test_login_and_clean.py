@@ -95,7 +95,7 @@ def test_ctrl_c_closes_the_login_window_cleanly_and_exits_130(
 
         assert _until(waiting, 60), log.read_text()
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(30) == 130, log.read_text()
+        assert proc.wait(60) == 130, log.read_text()  # within a minute, like a run's shutdown
         _gone, alive = psutil.wait_procs(browsers, timeout=10)
         assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], "a browser was left running"
         assert "cancelled: the window is closed" in log.read_text()

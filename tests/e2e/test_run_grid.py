@@ -441,6 +441,8 @@ def test_a_node_killed_mid_run_loses_nothing_and_the_run_completes_on_the_other(
         assert [sha(p) for p in folder.iterdir()] == expected_files(server, po.number), row
     workers = gws.summary()["workers"]
     assert sum(w["processed"] for w in workers) == len(site.pos)
-    assert sum(w["restarts"] for w in workers) >= 2, workers  # the two windows of the lost node
+    # The lost node's windows that held a PO are restarted; one that was between two POs may be told to stop
+    # before it next speaks to the node (seen with a core burned beside the suite), so at least one restart.
+    assert sum(w["restarts"] for w in workers) >= 1, workers
     assert _registry(gws) == []
     assert os.path.exists(gws.out / "run-summary.json")
