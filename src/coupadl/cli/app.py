@@ -145,7 +145,8 @@ def check(verbose: bool, **flags: Any) -> None:
     """
     from coupadl.batch.progress import state_dir
     from coupadl.cli.grid_mode import end_run_sessions, plan_grid, remote_setup
-    from coupadl.cli.runner import check_output_folder, stop_on_signals
+    from coupadl.cli.runner import check_output_folder
+    from coupadl.cli.signals import stop_on_signals
     from coupadl.cli.wiring import (
         build_launch,
         build_pool,

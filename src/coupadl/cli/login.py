@@ -24,6 +24,7 @@ from rich.console import Console
 from coupadl.browser.processes import TrackedProcess, end_trees
 from coupadl.browser.session import BrowserSession
 from coupadl.browser.signin import signin_redirect
+from coupadl.cli.signals import interrupt_on_signals
 from coupadl.cli.wiring import build_launch, repair_base_preferences
 from coupadl.errors import CoupadlError, ProfileLockedException
 from coupadl.profiles import get_base_profile_status, resolve_profile_dir
@@ -80,27 +81,28 @@ def sign_in_interactively(
     console.print(f"Opening a {settings.browser.value} window on the profile {profile_dir}")
     console.print(f"at {target}")
     session: BrowserSession | None = None
-    try:
-        # Anything downloaded while signing in lands in a temporary folder, never beside the profile.
-        with tempfile.TemporaryDirectory(prefix="coupadl-login-") as downloads:
-            session = BrowserSession.start(launch, profile_dir, settings.profile_name, Path(downloads))
-            try:
-                session.load_in_main_window(target, settings.page_load_timeout)
-                console.print(
-                    "Sign in there as you usually do (company SSO, MFA included). coupadl notices the "
-                    "signed-in page by itself and closes the window; you need not close it."
-                )
-                console.print(f"Waiting up to {format_wait(timeout)}; press Ctrl+C to cancel.")
-                signed_in = _wait_for_sign_in(session, base_url, target, timeout, console, poll_s)
-            finally:
-                if _browser_running(session):
-                    console.print("Closing the window (the browser saves the sign-in as it quits)...")
-                session.quit()
-    except KeyboardInterrupt:
-        _close_after_interrupt(session)
-        return LoginOutcome(
-            False, f"cancelled: the window is closed; profile {profile_dir} is as it was", cancelled=True
-        )
+    with interrupt_on_signals():  # Ctrl+C (and SIGTERM) close the window, even if inherited ignored
+        try:
+            # Anything downloaded while signing in lands in a temporary folder, never beside the profile.
+            with tempfile.TemporaryDirectory(prefix="coupadl-login-") as downloads:
+                session = BrowserSession.start(launch, profile_dir, settings.profile_name, Path(downloads))
+                try:
+                    session.load_in_main_window(target, settings.page_load_timeout)
+                    console.print(
+                        "Sign in there as you usually do (company SSO, MFA included). coupadl notices the "
+                        "signed-in page by itself and closes the window; you need not close it."
+                    )
+                    console.print(f"Waiting up to {format_wait(timeout)}; press Ctrl+C to cancel.")
+                    signed_in = _wait_for_sign_in(session, base_url, target, timeout, console, poll_s)
+                finally:
+                    if _browser_running(session):
+                        console.print("Closing the window (the browser saves the sign-in as it quits)...")
+                    session.quit()
+        except KeyboardInterrupt:
+            _close_after_interrupt(session)
+            return LoginOutcome(
+                False, f"cancelled: the window is closed; profile {profile_dir} is as it was", cancelled=True
+            )
     if signed_in:
         return LoginOutcome(
             True,

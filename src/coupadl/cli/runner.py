@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from coupadl.browser.window import WindowReport
 from coupadl.cli.display import LiveProgress, format_status_table, format_window_table
 from coupadl.cli.exit_codes import ExitCode
 from coupadl.cli.grid_mode import GridPlan, end_run_sessions, plan_grid, remote_setup
+from coupadl.cli.signals import stop_on_signals
 from coupadl.cli.wiring import (
     build_launch,
     build_pool,
@@ -44,21 +43,7 @@ from coupadl.pool.sources import RemoteWindowSetup
 from coupadl.profiles import ProfileManager, VerificationConfig
 from coupadl.settings import Settings
 
-__all__ = ["BatchRun", "check_output_folder", "stop_on_signals"]
-
-
-@contextmanager
-def stop_on_signals(on_signal: Callable[[], object]) -> Iterator[None]:
-    """Route Ctrl+C and SIGTERM to `on_signal` (first: drain, second: force) instead of raising."""
-    handled = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
-    previous = {sig: signal.getsignal(sig) for sig in handled}
-    for sig in handled:
-        signal.signal(sig, lambda _s, _f: on_signal())
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+__all__ = ["BatchRun", "check_output_folder"]
 
 
 class BatchRun:
