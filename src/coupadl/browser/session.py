@@ -1,14 +1,18 @@
 """`BrowserSession` (one persistent browser per worker) and `Tab` (one task's view of a tab), seed 002.
 
-The session keeps its main window for its whole life and never closes it. Tasks run in one task tab per
-window, re-used from task to task while tasks succeed (a fresh tab per task costs the browser about twice the
-CPU of a PO in a kept tab, BENCHMARKS.md "Tabs"). What seed 002's fresh tab per task was for is kept by proof:
+The session keeps its main window for its whole life and never closes it. Tasks run in a kept task tab,
+re-used from task to task while tasks succeed (a fresh tab per task costs the browser about twice the CPU of
+a PO in a kept tab, BENCHMARKS.md "Tabs"). A second kept tab, the spare, loads the next task's page while the
+task before runs (`open_tab(preload=...)`); the next task takes it and the two tabs swap roles, so a window
+waits for the site once per task instead of after each (BENCHMARKS.md "Preloading the next PO"). What seed
+002's fresh tab per task was for is kept by proof:
 
 - any failure of a task closes its tab (and every pop-up), so the next task starts in a fresh one;
-- every `Tab.get` must land on a new document: the page left by the previous `get` carries a marker
-  (`window.__coupadlMarker`) and its `performance.timeOrigin` is remembered; a page that still has the marker
-  or the same time origin is the old one (a navigation that did not commit: a download, a 204, a fragment)
-  and raises `StalePageError`;
+- every `Tab.get` must land on a new document: the page left by the previous `get` in that tab carries a
+  marker (`window.__coupadlMarker`) and its `performance.timeOrigin` is remembered; a page that still has the
+  marker or the same time origin is the old one (a navigation that did not commit: a download, a 204, a
+  fragment) and raises `StalePageError`. A preloaded page passes the same proof before it is read, or the
+  task opens its address itself;
 - a tab whose last `get` failed (or was never made in this task) refuses to be read, so a task cannot read
   the previous PO's page after a failed or timed-out navigation.
 
@@ -50,6 +54,11 @@ window.__coupadlMarker = arguments[0];
 return [location.href, previous === undefined ? null : String(previous), performance.timeOrigin];
 """
 
+PRELOAD_JS = """
+const address = arguments[0];
+setTimeout(function () { window.location.href = address; }, 30);
+"""
+
 
 class BrowserSession:
     """A persistent WebDriver session on one profile, with its processes tracked by PID.
@@ -75,7 +84,9 @@ class BrowserSession:
         self._task_handle: str | None = None  # the task tab kept between tasks; None: open one
         self._task_tab_uses = 0  # tasks the current task tab has served
         self._focused: str | None = None  # the handle the driver's commands go to
-        self._last_origin: float | None = None  # `performance.timeOrigin` of the task tab's last page
+        self._origins: dict[str, float | None] = {}  # each tab's last page: its `performance.timeOrigin`
+        self._spare_handle: str | None = None  # the other kept tab, where the next task's page preloads
+        self._spare_url = ""  # the address the spare tab was sent to ("" when none)
         self._user_agent: str | None = None  # read once, by `user_agent`
         browser_pid, driver_pid = capability_pids(driver)
         self.browser_process = TrackedProcess.of(browser_pid, "browser")
@@ -220,15 +231,31 @@ class BrowserSession:
         return self.current_page()
 
     @contextmanager
-    def open_tab(self, task_id: str, po_number: str = "") -> Iterator[Tab]:
+    def open_tab(
+        self, task_id: str, po_number: str = "", *, opens: str = "", preload: str = ""
+    ) -> Iterator[Tab]:
         """The task tab for one task: the window's task tab kept from the last task that succeeded, or a
         fresh one. When the task raises (anything), its tab and every pop-up are closed, so the next task gets
-        a fresh tab; the main window is never closed."""
+        a fresh tab; the main window is never closed.
+
+        `opens`: the address the task opens first; when the spare tab was sent there (`preload` of the task
+        before), the two kept tabs swap roles and the task's first `get` of it takes the page already loaded
+        there, once it is proven new (see `Tab`). `preload`: the next task's address, sent to the spare tab
+        now so that its page loads while this task runs.
+        """
+        if opens and self._spare_handle is not None and self._spare_url == opens:
+            self._task_handle, self._spare_handle = self._spare_handle, self._task_handle
+            self._spare_url = ""
+            preloaded = opens
+        else:
+            preloaded = ""
         if self._task_handle is None:
             self._task_handle = self._new_tab()
+        if preload:
+            self._preload(preload)
         handle = self._task_handle
         self._focus(handle)
-        tab = Tab(self, handle, task_id, po_number)
+        tab = Tab(self, handle, task_id, po_number, preloaded=preloaded)
         self.active_tabs[task_id] = handle
         try:
             yield tab
@@ -244,7 +271,7 @@ class BrowserSession:
         extra = [
             h
             for h in self._call("list tabs", lambda: self._driver.window_handles)
-            if h not in (self.main_window_handle, handle)
+            if h not in (self.main_window_handle, handle, self._spare_handle)
         ]
         # Pop-ups the task opened go, and so does the tab that opened them; a long-served tab is renewed.
         if extra or self._task_tab_uses >= self.TASK_TAB_MAX_TASKS:
@@ -257,17 +284,33 @@ class BrowserSession:
         value = self._call("open a tab", lambda: driver.execute(Command.NEW_WINDOW, {"type": "tab"}))
         handle = str(value["value"]["handle"])
         self._focus(handle)
-        _href, _previous, self._last_origin = self._call(
+        _href, _previous, self._origins[handle] = self._call(
             "mark the new tab", lambda: driver.execute_script(NEW_DOCUMENT_JS, secrets.token_hex(8))
         )
         return handle
+
+    def _preload(self, url: str) -> None:
+        """Send the spare tab (opened if need be) to `url` without waiting for the page.
+
+        The navigation starts from a timer a moment after the script returns: started inside the script,
+        ChromeDriver would hold the answer until the page had loaded. Whatever the spare tab then shows is
+        only ever read through `Tab`'s proof that it is a new page.
+        """
+        if self._spare_handle is None:
+            self._spare_handle = self._new_tab()
+        self._spare_url = ""
+        self._focus(self._spare_handle)
+        self._call("preload the next page", lambda: self._driver.execute_script(PRELOAD_JS, url))
+        self._spare_url = url
 
     def replace_task_tab(self) -> None:
         """Close the task tab and every other tab but the main window; the next task opens a fresh one."""
         driver = self._driver
         self._task_handle = None
+        self._spare_handle = None
+        self._spare_url = ""
         self._task_tab_uses = 0
-        self._last_origin = None
+        self._origins.clear()
         handles = self._call("list tabs", lambda: driver.window_handles)
         for other in handles:
             if other != self.main_window_handle:
@@ -295,11 +338,14 @@ class BrowserSession:
 class Tab:
     """One task's use of the window's task tab (see the module docstring for what it proves and refuses)."""
 
-    def __init__(self, session: BrowserSession, window_handle: str, task_id: str, po_number: str) -> None:
+    def __init__(
+        self, session: BrowserSession, window_handle: str, task_id: str, po_number: str, preloaded: str = ""
+    ) -> None:
         self.session = session
         self.window_handle = window_handle
         self.task_id = task_id
         self.po_number = po_number
+        self._preloaded = preloaded  # the address the tab was sent to before the task: its first `get`
         self.creation_time = datetime.now(UTC)
         # PROCESSING once a `get` in this task landed on a new document
         self._status = StateMachine(TAB_LIFECYCLE, TabStatus.OPENING, f"of task {task_id}")
@@ -369,21 +415,32 @@ class Tab:
             check, execute = _then_async_script(script), driver.execute_async_script
         else:
             check, execute = _then_script(script), driver.execute_script
+        last_origin = session._origins.get(self.window_handle)
+        preloaded, self._preloaded = self._preloaded == url, ""
         try:
             if timeout is not None:
                 session.set_page_timeout(timeout)
-            session._call(f"open {url}", lambda: driver.get(url))
-            answer = session._call(
-                "check the page is new", lambda: execute(check, secrets.token_hex(8), *args)
-            )
+            if preloaded:
+                # ChromeDriver runs the check once the page the tab was sent to has loaded. A page that is
+                # not new (the preload never started, or did not commit) is opened the ordinary way.
+                answer = session._call(
+                    "check the preloaded page is new", lambda: execute(check, secrets.token_hex(8), *args)
+                )
+                if not _is_new(answer if script is None else answer[0], last_origin):
+                    preloaded = False
+            if not preloaded:
+                session._call(f"open {url}", lambda: driver.get(url))
+                answer = session._call(
+                    "check the page is new", lambda: execute(check, secrets.token_hex(8), *args)
+                )
         except BaseException:
             self.set_status(TabStatus.ERROR)  # whatever the tab shows now, the task may not read it
             raise
-        (href, previous, origin), result = answer if script is not None else (answer, None)
-        if previous is not None or origin == session._last_origin:
+        (href, _previous, origin), result = answer if script is not None else (answer, None)
+        if not _is_new((href, _previous, origin), last_origin):
             self.set_status(TabStatus.ERROR)
             raise StalePageError(f"opening {url} left the tab on the page it showed before ({href})")
-        session._last_origin = origin
+        session._origins[self.window_handle] = origin
         self.set_status(TabStatus.PROCESSING)
         return str(href), result
 
@@ -416,6 +473,12 @@ class Tab:
     def has_signin_form(self) -> bool:
         """True when the page shows a password form."""
         return bool(self.run_js(SIGNIN_PROBE_JS))
+
+
+def _is_new(check: Any, last_origin: float | None) -> bool:
+    """Whether `NEW_DOCUMENT_JS`'s answer shows a new document: no marker left, another time origin."""
+    _href, previous, origin = check
+    return previous is None and origin != last_origin
 
 
 def _then_script(script: str) -> str:

@@ -170,7 +170,9 @@ class BatchRun:
     ) -> tuple[dict[int, WindowReport], bool]:
         settings = self.settings
         base_url = settings.require_base_url()
-        tasks = [Task(po.digits, self._task(store, po, base_url), label=po.display) for po in todo]
+        payloads = [self._task(store, po, base_url) for po in todo]
+        # `opens`: a window preloads the page of the PO it will do next while it does the one before.
+        tasks = [Task(p.po.digits, p, label=p.po.display, opens=p.url) for p in payloads]
         with stop_on_signals(self._interrupt):
             pool = build_pool(
                 settings,

@@ -30,6 +30,7 @@ class WorkerHandle(Generic[P]):
     inbox: Queue[SupervisorMessage[P]] | None = None
     task: Task[P] | None = None
     task_started: float = 0.0
+    reserved: Task[P] | None = None  # its next task, its page already loading in the spare tab
     tracked: tuple[TrackedProcess, ...] = ()
     report: WindowReport | None = None
     restarts: int = 0

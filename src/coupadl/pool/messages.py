@@ -49,12 +49,18 @@ class FailureKind(StrEnum):
 @dataclass(frozen=True)
 class RunTask(Generic[P]):
     """Process one task in the window's task tab (a fresh one after any failure); `label` names it in the
-    worker's log lines (the id when empty)."""
+    worker's log lines (the id when empty).
+
+    `opens`: the address the task's first page opens on (`Task.opens`); `preload`: that of the task
+    reserved for this worker next, to start loading in the spare tab before this task runs (empty: none).
+    """
 
     task_id: str
     payload: P
     attempt: int
     label: str = ""
+    opens: str = ""
+    preload: str = ""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,10 @@ class ThrottlePacing:
         """True while no task may be handed out at all."""
         return now < self.hold_until
 
+    def paced(self, now: float) -> bool:
+        """True while dispatch is paced (after a hold, for `slowdown` seconds)."""
+        return now < self.paced_until
+
     def too_soon(self, now: float) -> bool:
         """True while paced and the last task went out less than `spacing` ago."""
         return now < self.paced_until and now - self.last_dispatch < self.spacing

@@ -108,6 +108,7 @@ class PoolConfig:
     throttle_spacing_s: float = 1.0  # while paced: least time between two dispatches (all workers)
     max_throttled: int = 20  # a task throttled more often than this spends attempts like any retry
     remote: bool = False  # windows on a Selenium Grid: up to MAX_REMOTE_WORKERS of them
+    preload_next: bool = True  # reserve each worker's next task and let it preload that task's page
 
     def __post_init__(self) -> None:
         limit = MAX_REMOTE_WORKERS if self.remote else MAX_LOCAL_WORKERS
@@ -282,7 +283,8 @@ class PersistentWorkerPool(WorkerRecovery[P, R]):
             self._expire_start()
             self._check_timeouts()
             self._guard_memory()
-            busy = [w for w in self.workers.values() if w.task is not None]
+            self._release_reservations()
+            busy = [w for w in self.workers.values() if w.task is not None or w.reserved is not None]
             if self._stop_requested:
                 drain_deadline = drain_deadline or time.monotonic() + max(
                     1.0, self.config.shutdown_timeout - 15
@@ -308,29 +310,73 @@ class PersistentWorkerPool(WorkerRecovery[P, R]):
     def pending_tasks(self) -> list[Task[P]]:
         """Tasks not finished: still queued or in flight when the run stopped."""
         in_flight = [w.task for w in self.workers.values() if w.task is not None]
-        return [*in_flight, *self._queue]
+        reserved = [w.reserved for w in self.workers.values() if w.reserved is not None]
+        return [*in_flight, *reserved, *self._queue]
+
+    def _release_reservations(self) -> None:
+        """Put back at the head of the queue every reserved task its worker will not do next: the worker
+        is no longer processing or ready (crashed, restarting, stopping), or the run is stopping."""
+        for worker in self.workers.values():
+            task = worker.reserved
+            if task is None:
+                continue
+            working = worker.task is not None and worker.status is WorkerStatus.PROCESSING
+            waiting = worker.task is None and worker.status in (WorkerStatus.READY, WorkerStatus.IDLE)
+            if self._stop_requested or not (working or waiting):
+                worker.reserved = None
+                self._queue.appendleft(task)
+
+    def _next_task(self, worker: WorkerHandle[P]) -> Task[P] | None:
+        """The worker's reserved task, else the head of the queue, else a task reserved by a busy worker
+        (at the end of a batch an idle window does it rather than wait: the other's preload is wasted)."""
+        if worker.reserved is not None:
+            task, worker.reserved = worker.reserved, None
+            return task
+        if self._queue:
+            return self._queue.popleft()
+        for other in self.workers.values():
+            if other.reserved is not None:
+                task, other.reserved = other.reserved, None
+                return task
+        return None
+
+    def _reserve(self, worker: WorkerHandle[P], now: float) -> str:
+        """Reserve the head of the queue as the worker's next task; return the address to preload.
+
+        None while dispatch is paced after an HTTP 429: a preload is one more page asked of the site."""
+        if not self.config.preload_next or not self._queue or not self._queue[0].opens:
+            return ""
+        if self._pacing.paced(now):
+            return ""
+        worker.reserved = self._queue.popleft()
+        return worker.reserved.opens
 
     def _dispatch(self) -> None:
         now = time.monotonic()
         if self._pacing.held(now):
             return
         for worker in self.workers.values():
-            if not self._queue:
-                return
             if worker.task is None and worker.status in (WorkerStatus.READY, WorkerStatus.IDLE):
                 if worker.restart_after_task:
+                    if worker.reserved is not None:
+                        self._queue.appendleft(worker.reserved)
+                        worker.reserved = None
                     self._restart_deliberately(worker)
                     continue
                 if self._pacing.too_soon(now):
                     return
-                task = self._queue.popleft()
+                task = self._next_task(worker)
+                if task is None:
+                    return
                 attempt = task.attempts + 1
                 worker.task = replace(task, attempts=attempt)
                 worker.task_started = now
                 self._pacing.dispatched(now)
                 worker.set(WorkerStatus.PROCESSING)
+                preload = self._reserve(worker, now)
                 assert worker.inbox is not None, "a ready worker has its inbox"
-                worker.inbox.put(RunTask(task.task_id, task.payload, attempt, task.label))
+                message = RunTask(task.task_id, task.payload, attempt, task.label, task.opens, preload)
+                worker.inbox.put(message)
                 self._emit(TaskDispatched(worker.worker_id, task.task_id, attempt))
 
     # --- messages from workers --------------------------------------------------------------------

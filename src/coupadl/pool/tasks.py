@@ -28,7 +28,8 @@ class Task(Generic[P]):
     """One unit of work: an id unique in the batch, and the payload the handler receives.
 
     `label` is what the worker's log lines and its task tab call the task (e.g. `PO15262984`); the id when
-    empty.
+    empty. `opens` is the address the task's first page opens on, when the caller knows it: a worker given
+    the task next starts loading it in a spare tab while it does the task before (the pool never reads it).
     """
 
     task_id: str
@@ -36,6 +37,7 @@ class Task(Generic[P]):
     attempts: int = 0  # attempts already made
     throttled: int = 0  # times it came back throttled (not counted as attempts)
     label: str = ""
+    opens: str = ""
 
 
 @dataclass(frozen=True)

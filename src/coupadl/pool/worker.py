@@ -135,7 +135,9 @@ class _WorkerRuntime:
         try:
             for refreshed in (False, True):
                 try:
-                    with session.open_tab(msg.task_id, msg.label) as tab:
+                    with session.open_tab(
+                        msg.task_id, msg.label, opens=msg.opens, preload=msg.preload
+                    ) as tab:
                         result = self.handler(tab, msg.payload, self.spec.handler_options, msg.attempt)
                     break
                 except SessionExpiredError as exc:

@@ -186,3 +186,77 @@ def test_open_runs_the_script_on_the_new_page_in_the_same_round_trip_and_never_o
             tab.open(server.url(file_path), 20, script, "echo")
         finally:
             assert session._driver.execute_script("return window.__ran") == 1, "not run on the old page"
+
+
+def page_requests(server: SandboxServer, number: str) -> int:
+    """How many times the site served PO `number`'s page."""
+    return sum(1 for r in server.requests() if r.path == f"/order_headers/{number}")
+
+
+def test_the_next_po_preloads_in_the_spare_tab_and_its_task_reads_it_once_proven_new(
+    session: BrowserSession, sandbox_factory: object
+) -> None:
+    server: SandboxServer = sandbox_factory(scenario(latency=0.5))  # type: ignore[operator]
+    main = session.main_window_handle
+    a, b, c = (server.po_url(n) for n in (A, B, C))
+    with session.open_tab("a", opens=a, preload=b) as tab:
+        assert tab.get(a, timeout=20) == a  # B loads in the spare tab meanwhile
+        first = tab.window_handle
+    assert len(handles(session)) == 3  # main, task and spare tab
+    with session.open_tab("b", opens=b, preload=c) as tab:
+        assert tab.window_handle not in (first, main), "the spare tab became the task tab"
+        assert tab.get(b, timeout=20) == b
+        assert B in tab.run_js("return document.body.textContent")
+    assert page_requests(server, B) == 1, "the preloaded page was taken, not loaded again"
+    with session.open_tab("c", opens=c) as tab:
+        assert tab.window_handle == first, "the two kept tabs take turns"
+        assert tab.get(c, timeout=20) == c
+        assert C in tab.run_js("return document.body.textContent")
+        assert A not in tab.run_js("return document.body.textContent")
+    assert page_requests(server, C) == 1
+    assert main in handles(session)
+
+
+def test_a_preload_for_another_po_is_never_read_and_the_task_opens_its_own(
+    session: BrowserSession, sandbox_factory: object
+) -> None:
+    server: SandboxServer = sandbox_factory(scenario())  # type: ignore[operator]
+    with session.open_tab("a", opens=server.po_url(A), preload=server.po_url(B)) as tab:
+        tab.get(server.po_url(A), timeout=20)
+    with session.open_tab("c", opens=server.po_url(C)) as tab:  # B went to another window
+        assert tab.get(server.po_url(C), timeout=20) == server.po_url(C)
+        title = tab.run_js(PO_TITLE_JS)
+        assert C in title and B not in title
+
+
+def test_a_preload_that_does_not_commit_is_opened_again_and_never_read_as_new(
+    session: BrowserSession, sandbox_factory: object
+) -> None:
+    """The spare tab is sent to a file route (a download: the navigation never commits) and keeps PO A's
+    page; the task that takes it must not read PO A as its page: it navigates itself, and the download
+    does not commit either, so the tab refuses to be read."""
+    server: SandboxServer = sandbox_factory(scenario())  # type: ignore[operator]
+    file_url = server.url(next(f.path for f in server.files() if f.po == A))
+    with session.open_tab("a", opens=server.po_url(A), preload=server.po_url(A)) as tab:
+        tab.get(server.po_url(A), timeout=20)
+    with session.open_tab("a2", opens=server.po_url(A), preload=file_url) as tab:
+        tab.get(server.po_url(A), timeout=20)  # the preloaded A: the spare now goes to the file
+    with pytest.raises(StalePageError), session.open_tab("f", opens=file_url) as tab:
+        try:
+            tab.get(file_url, timeout=20)
+        finally:
+            assert tab.status is TabStatus.ERROR
+        tab.run_js("return 1")  # not reached
+    with session.open_tab("b", opens=server.po_url(B)) as tab:
+        assert tab.get(server.po_url(B), timeout=20) == server.po_url(B)
+
+
+def test_a_failed_task_closes_the_spare_tab_too(session: BrowserSession, sandbox_factory: object) -> None:
+    server: SandboxServer = sandbox_factory(scenario())  # type: ignore[operator]
+    main = session.main_window_handle
+    with pytest.raises(RuntimeError), session.open_tab("a", opens=server.po_url(A), preload=server.po_url(B)):
+        raise RuntimeError("the task failed")
+    assert handles(session) == [main]
+    with session.open_tab("b", opens=server.po_url(B)) as tab:
+        assert tab.get(server.po_url(B), timeout=20) == server.po_url(B)
+    assert page_requests(server, B) == 1, "the closed spare tab's request, if any, was not counted as read"

@@ -320,8 +320,9 @@ def test_expire_after_views_stops_the_batch_with_tasks_pending(
 # --- shutdown ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("preload", [False, True], ids=["one-task-each", "next-task-reserved"])
 def test_request_stop_mid_batch_closes_everything_within_a_minute(
-    make_pool: Factory, sandbox: SandboxServer
+    make_pool: Factory, sandbox: SandboxServer, preload: bool
 ) -> None:
     harness = make_pool(sandbox, workers=3)
     harness.start()
@@ -335,14 +336,21 @@ def test_request_stop_mid_batch_closes_everything_within_a_minute(
             pool.request_stop()
 
     harness.hooks.append(stop_after_five)
-    outcomes = harness.run(tasks(sandbox, 30, hold=0.5))
+    work = tasks(sandbox, 30, hold=0.5)
+    if preload:
+        work = [
+            Task(t.task_id, {**t.payload, "hold": 0.5}, opens=t.opens) for t in preloaded_tasks(sandbox, 30)
+        ]
+    outcomes = harness.run(work)
     harness.close()
     elapsed = time.monotonic() - stop_at[0]
 
     assert elapsed < 60
     assert 5 <= len(outcomes) < 30
     assert all(o.error == "" for o in outcomes.values()), "tasks in flight were finished, not failed"
-    assert len(outcomes) + len(pool.pending_tasks()) == 30
+    pending = [t.task_id for t in pool.pending_tasks()]
+    # Reserved tasks were never started: they are pending like the queued ones, none lost or counted twice.
+    assert sorted([*outcomes, *pending]) == sorted(t.task_id for t in work)
     assert harness.leftovers() == []
     assert harness.leftover_folders() == []
 
@@ -452,3 +460,86 @@ def test_abort_from_the_supervisor_stops_at_once_and_keeps_the_first_reason(
     assert all(o.error == "" for o in outcomes.values())
     assert len(outcomes) + len(pool.pending_tasks()) == 20
     assert harness.leftovers() == []
+
+
+# --- the next task preloaded ----------------------------------------------------------------------------
+
+
+def preloaded_tasks(server: SandboxServer, count: int) -> list[Task]:
+    """`count` tasks, each on its own address, which it names as the page it opens (`Task.opens`)."""
+    made = []
+    for i in range(count):
+        url = server.url(f"/user/home?task=t{i:02d}")
+        made.append(Task(f"t{i:02d}", {"url": url}, opens=url))
+    return made
+
+
+def requests_per_task(server: SandboxServer) -> dict[str, int]:
+    """How many times the site served each task's page."""
+    counts: dict[str, int] = {}
+    for r in server.requests():
+        if r.path == "/user/home" and r.query.startswith("task="):
+            counts[r.query] = counts.get(r.query, 0) + 1
+    return counts
+
+
+def test_each_worker_preloads_its_next_task_and_every_task_finishes_once(
+    make_pool: Factory, sandbox: SandboxServer
+) -> None:
+    harness = make_pool(sandbox, workers=2)
+    harness.start()
+    work = preloaded_tasks(sandbox, 12)
+
+    outcomes = harness.run(work)
+
+    assert sorted(outcomes) == [t.task_id for t in work]
+    assert all(o.error == "" and o.attempts == 1 for o in outcomes.values())
+    assert set(harness.finished_counts().values()) == {1}
+    for outcome in outcomes.values():
+        result = outcome.result or {}
+        assert result["final_url"].endswith(f"task={outcome.task_id}"), "each task read its own page"
+    counts = requests_per_task(sandbox)
+    assert sorted(counts) == sorted(f"task={t.task_id}" for t in work)
+    # A preloaded page is read, not loaded again; only a task taken from a busy worker at the end of the
+    # batch (at most one per worker) is loaded twice, the preload wasted.
+    assert sum(1 for n in counts.values() if n == 1) >= len(work) - 2, counts
+    assert max(counts.values()) <= 2, counts
+    for worker_id in (1, 2):
+        used = {(o.result or {})["handle"] for o in outcomes.values() if o.worker_id == worker_id}
+        assert len(used) == 2, "the task tab and the spare tab take turns"
+    assert harness.pool is not None and not harness.pool.pending_tasks()
+
+
+def test_a_worker_killed_with_a_reserved_task_hands_both_back(
+    make_pool: Factory, sandbox: SandboxServer
+) -> None:
+    """The killed worker held its task and the next one, reserved (preloading) but not started: the first
+    is retried (a second attempt), the reserved one is done by someone once, its attempt not counted."""
+    harness = make_pool(sandbox, workers=2)
+    harness.start()
+    assert harness.pool is not None
+    pool = harness.pool
+    reserved: list[str] = []
+
+    def kill_worker(event: PoolEvent[Any], _h: PoolHarness) -> None:
+        assert event.worker_id is not None
+        holder = pool.workers[event.worker_id]
+        assert holder.reserved is not None, "the next task was reserved with this one"
+        reserved.append(holder.reserved.task_id)
+        pid = holder.process.pid
+        later(1.0, lambda: kill9(pid))
+
+    harness.hooks.append(on_task_started("t01", kill_worker))
+    work = preloaded_tasks(sandbox, 8)
+    work[1] = Task("t01", {**work[1].payload, "hold": 4.0, "hold_attempts": [1]}, opens=work[1].opens)
+
+    outcomes = harness.run(work)
+
+    assert sorted(outcomes) == [t.task_id for t in work]
+    assert all(o.error == "" for o in outcomes.values())
+    assert set(harness.finished_counts().values()) == {1}, "no task lost or completed twice"
+    assert outcomes["t01"].attempts == 2
+    (held,) = reserved
+    assert outcomes[held].attempts == 1, "the reserved task was never started: no attempt spent"
+    assert all(o.attempts == 1 for o in outcomes.values() if o.task_id != "t01")
+    assert len(harness.kinds(WorkerCrashed)) == 1

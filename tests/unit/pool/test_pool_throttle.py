@@ -4,62 +4,11 @@ attempt, holds dispatch to every worker for the wait, then paces dispatch for a 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
-import pytest
-
-from coupadl.browser.discovery import Executables
-from coupadl.browser.launcher import LaunchConfig
-from coupadl.pool.events import PoolEvent, TaskDispatched, TaskThrottled
-from coupadl.pool.handle import WorkerHandle
+from coupadl.pool.events import TaskDispatched, TaskThrottled
 from coupadl.pool.messages import FailureKind, RunTask, TaskError
-from coupadl.pool.pool import PersistentWorkerPool, PoolConfig, Task
+from coupadl.pool.pool import PersistentWorkerPool, Task
 from coupadl.pool.states import WorkerStatus
-from coupadl.profiles.models import VerificationConfig
-from coupadl.settings import BrowserKind
-
-
-class Inbox:
-    """Stands in for a worker's queue: remembers what the supervisor sent."""
-
-    def __init__(self) -> None:
-        self.sent: list[Any] = []
-
-    def put(self, msg: Any) -> None:
-        self.sent.append(msg)
-
-
-@pytest.fixture
-def pool(tmp_path: Path) -> Iterator[PersistentWorkerPool]:
-    config = PoolConfig(
-        worker_count=2,
-        launch=LaunchConfig(Executables(BrowserKind.CHROMIUM, Path("/x/chromium"), Path("/x/chromedriver"))),
-        verification=VerificationConfig(auth_check_url="http://127.0.0.1:9/user/home"),
-        handler="support.handlers:visit",
-        state_dir=tmp_path,
-        max_task_attempts=2,
-        throttle_slowdown_s=0.6,
-        throttle_spacing_s=0.3,
-        max_throttled=3,
-    )
-    events: list[PoolEvent[Any]] = []
-    pool: PersistentWorkerPool[dict[str, Any], Any] = PersistentWorkerPool(
-        config, [], on_event=events.append, clone_slots=object()
-    )
-    pool.events = events  # type: ignore[attr-defined]
-    for wid in (1, 2):
-        worker = WorkerHandle(wid, SimpleNamespace(letter="AB"[wid - 1]))  # type: ignore[arg-type]
-        worker.inbox = Inbox()
-        worker.set(WorkerStatus.READY)
-        pool.workers[wid] = worker
-    try:
-        yield pool
-    finally:
-        pool._outbox.close()
-        pool._outbox.join_thread()
 
 
 def sent(pool: PersistentWorkerPool) -> list[tuple[int, str, int]]:
