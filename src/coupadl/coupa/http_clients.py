@@ -16,10 +16,13 @@ import urllib.request
 from collections.abc import Callable
 from urllib.parse import urlparse
 
-import httpx
 import truststore
 
+from coupadl.lean_imports import without_modules
 from coupadl.log import get_logger
+
+with without_modules("httpx._main"):  # httpx's command-line client: click, rich, pygments
+    import httpx
 
 __all__ = [
     "HttpClients",

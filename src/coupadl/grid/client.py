@@ -12,10 +12,12 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from coupadl.errors import GridNoFreeSlotError, GridUnreachableError
 from coupadl.grid.address import is_loopback_host
+from coupadl.lean_imports import without_modules
+
+with without_modules("httpx._main"):  # httpx's command-line client: click, rich, pygments
+    import httpx
 
 __all__ = ["GridClient", "GridNodeInfo", "GridSlot", "GridStatus"]
 
