@@ -119,7 +119,8 @@ class GridClient:
         self.url = url.rstrip("/")
         # A system proxy must not carry requests to a Grid on this machine (like the local drivers' commands).
         local = is_loopback_host(urlsplit(self.url).hostname or "")
-        self._http = httpx.Client(timeout=timeout, trust_env=not local)
+        with without_modules("trio"):  # httpcore, imported by the first client, would load trio (async only)
+            self._http = httpx.Client(timeout=timeout, trust_env=not local)
 
     def __enter__(self) -> GridClient:
         return self
