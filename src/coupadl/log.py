@@ -15,7 +15,12 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import IO, Any
 
-import structlog
+from coupadl.lean_imports import without_modules
+
+# structlog's console renderer (never used: lines are JSON in the file and `_terminal_line` on a terminal)
+# would import rich.
+with without_modules("rich"):
+    import structlog
 
 __all__ = ["bind", "close_logging", "configure_logging", "get_logger", "log_path", "redact"]
 

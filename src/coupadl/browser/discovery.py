@@ -16,8 +16,8 @@ from pathlib import Path
 
 from coupadl.browser.drivers import DRIVER_NAMES, find_cached_driver
 from coupadl.browser.versions import Version, browser_version, probe_version
+from coupadl.choices import BrowserKind
 from coupadl.errors import BrowserNotFoundError, DriverMismatchError, DriverStartError
-from coupadl.settings import BrowserKind
 
 __all__ = [
     "DriverOrigin",

@@ -20,8 +20,8 @@ import platformdirs
 
 from coupadl.browser.translate import SeleniumError
 from coupadl.browser.versions import Version
+from coupadl.choices import BrowserKind
 from coupadl.errors import DriverDownloadError
-from coupadl.settings import BrowserKind
 
 __all__ = [
     "DRIVER_NAMES",

@@ -24,7 +24,7 @@ from selenium.webdriver.chromium.webdriver import ChromiumDriver
 
 from coupadl.browser.discovery import Executables
 from coupadl.browser.translate import translate_start_error
-from coupadl.settings import BrowserKind
+from coupadl.choices import BrowserKind
 
 __all__ = ["LaunchConfig", "build_options", "capability_pids", "reported_user_data_dir", "start_driver"]
 

@@ -44,6 +44,7 @@ from coupadl.browser.launcher import LaunchConfig, _base_arguments, reported_use
 from coupadl.browser.session import BrowserSession
 from coupadl.browser.translate import SeleniumError
 from coupadl.browser.verification import check_authentication
+from coupadl.choices import BrowserKind
 from coupadl.errors import (
     BrowserStartError,
     CoupadlError,
@@ -62,7 +63,6 @@ from coupadl.profiles.models import (
     VerificationResult,
     VerificationStatus,
 )
-from coupadl.settings import BrowserKind
 
 __all__ = [
     "CarryOutcome",

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from coupadl.settings import BrowserKind
+from coupadl.choices import BrowserKind
 
 __all__ = [
     "Version",

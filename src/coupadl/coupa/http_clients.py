@@ -16,10 +16,13 @@ import urllib.request
 from collections.abc import Callable
 from urllib.parse import urlparse
 
-import httpx
 import truststore
 
+from coupadl.lean_imports import without_modules
 from coupadl.log import get_logger
+
+with without_modules("httpx._main"):  # httpx's command-line client: click, rich, pygments
+    import httpx
 
 __all__ = [
     "HttpClients",
@@ -91,15 +94,17 @@ class HttpClients:
         with self._lock:
             client = self._clients.get(proxy)
             if client is None:
-                client = httpx.Client(
-                    verify=self._context,
-                    proxy=proxy,
-                    trust_env=False,  # proxies are decided here, per URL, from the system settings
-                    follow_redirects=False,
-                    cookies=_NoCookies(),
-                    limits=self._limits,
-                    transport=self._transport,
-                )
+                # The first client imports httpcore, which would load trio for async use (never here).
+                with without_modules("trio"):
+                    client = httpx.Client(
+                        verify=self._context,
+                        proxy=proxy,
+                        trust_env=False,  # proxies are decided here, per URL, from the system settings
+                        follow_redirects=False,
+                        cookies=_NoCookies(),
+                        limits=self._limits,
+                        transport=self._transport,
+                    )
                 self._clients[proxy] = client
             return client
 

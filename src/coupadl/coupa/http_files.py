@@ -30,12 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
-import httpx
-
 from coupadl.browser.signin import signin_redirect
 from coupadl.coupa.filenames import disposition_filename
 from coupadl.coupa.http_clients import HttpClients
 from coupadl.errors import SessionExpiredError
+from coupadl.lean_imports import without_modules
+
+with without_modules("httpx._main"):  # httpx's command-line client: click, rich, pygments
+    import httpx
 
 __all__ = [
     "MAX_REDIRECTS",

@@ -20,12 +20,12 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from tenacity import RetryCallState
 
-from coupadl.browser.remote import RemoteBrowserSession
+from coupadl.browser.session import BrowserSession
 from coupadl.browser.signin import signin_redirect
 from coupadl.coupa.attachments import Attachment, Trigger
 from coupadl.coupa.download_model import DownloadSettings, TryFailed
@@ -37,6 +37,9 @@ from coupadl.coupa.po_folder import POFolder
 from coupadl.errors import SessionExpiredError
 from coupadl.log import get_logger
 from coupadl.retrying import backoff, tries
+
+if TYPE_CHECKING:  # the Grid modules are imported for a Grid window only (see `_remote`)
+    from coupadl.browser.remote import RemoteBrowserSession
 
 __all__ = ["FETCH_JS", "PAGE_CHECK_JS", "PARTIAL_SUFFIXES", "SAVE_BLOB_JS", "TRIGGER_JS", "InPageDownloader"]
 
@@ -269,6 +272,10 @@ class InPageDownloader:
 
     def _remote(self) -> RemoteBrowserSession | None:
         session = getattr(self._tab, "session", None)
+        if session is None or type(session) is BrowserSession:
+            return None  # a local window: the Grid modules stay unimported in a local worker
+        from coupadl.browser.remote import RemoteBrowserSession
+
         if isinstance(session, RemoteBrowserSession) and session.facts.downloads_enabled:
             return session
         return None  # a local window, or a Grid without managed downloads (no file starts: FAILED, said why)

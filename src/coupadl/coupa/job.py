@@ -29,6 +29,7 @@ from urllib.parse import urlparse
 
 from coupadl.browser.session import Tab
 from coupadl.browser.signin import signin_redirect
+from coupadl.choices import DEFAULT_LOADING_TEXTS
 from coupadl.coupa.downloads import AttachmentDownloader, DownloadMode, DownloadReport, DownloadSettings
 from coupadl.coupa.filenames import po_folder
 from coupadl.coupa.page import (
@@ -48,7 +49,6 @@ from coupadl.coupa.task import POResult, POTask
 from coupadl.errors import PermanentTaskError, RetryableTaskError, SessionExpiredError, ThrottledError
 from coupadl.faults import check_folder, raise_machine_fault
 from coupadl.log import get_logger
-from coupadl.settings import DEFAULT_LOADING_TEXTS
 
 __all__ = ["JobOptions", "open_page", "process_po"]
 

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urljoin, urlparse, urlunparse
 
+from coupadl.choices import DEFAULT_LOADING_TEXTS, DEFAULT_PAGE_ERROR_TEXTS
 from coupadl.coupa.attachments import Attachment, Trigger, best_name_hint, is_file_url, page_attachments
 from coupadl.coupa.page_scripts import (
     ATTACHMENT_AREA_SELECTOR,
@@ -25,7 +26,6 @@ from coupadl.coupa.page_scripts import (
     SETTLE_JS,
     settle_arguments,
 )
-from coupadl.settings import DEFAULT_LOADING_TEXTS, DEFAULT_PAGE_ERROR_TEXTS
 
 __all__ = [
     "ATTACHMENT_AREA_SELECTOR",

@@ -12,10 +12,12 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from coupadl.errors import GridNoFreeSlotError, GridUnreachableError
 from coupadl.grid.address import is_loopback_host
+from coupadl.lean_imports import without_modules
+
+with without_modules("httpx._main"):  # httpx's command-line client: click, rich, pygments
+    import httpx
 
 __all__ = ["GridClient", "GridNodeInfo", "GridSlot", "GridStatus"]
 
@@ -117,7 +119,8 @@ class GridClient:
         self.url = url.rstrip("/")
         # A system proxy must not carry requests to a Grid on this machine (like the local drivers' commands).
         local = is_loopback_host(urlsplit(self.url).hostname or "")
-        self._http = httpx.Client(timeout=timeout, trust_env=not local)
+        with without_modules("trio"):  # httpcore, imported by the first client, would load trio (async only)
+            self._http = httpx.Client(timeout=timeout, trust_env=not local)
 
     def __enter__(self) -> GridClient:
         return self

@@ -1,10 +1,20 @@
-"""The persistent worker pool: long-lived worker processes, one verified browser and task tab each."""
+"""The persistent worker pool: long-lived worker processes, one verified browser and task tab each.
 
-from coupadl.pool.events import PoolEvent
-from coupadl.pool.pool import PersistentWorkerPool, PoolConfig, default_worker_specs
-from coupadl.pool.states import PoolState, WorkerStatus
-from coupadl.pool.tasks import Task, TaskHandler, TaskOutcome
-from coupadl.pool.worker import WorkerSpec
+The names below are imported on first use (PEP 562): a spawned worker imports `coupadl.pool.worker`, and with
+it this package, but needs none of the supervisor's modules (`pool`, `handle`, `recovery`, `events`, ...).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from coupadl.pool.events import PoolEvent
+    from coupadl.pool.pool import PersistentWorkerPool, PoolConfig, default_worker_specs
+    from coupadl.pool.states import PoolState, WorkerStatus
+    from coupadl.pool.tasks import Task, TaskHandler, TaskOutcome
+    from coupadl.pool.worker import WorkerSpec
 
 __all__ = [
     "PersistentWorkerPool",
@@ -18,3 +28,29 @@ __all__ = [
     "WorkerStatus",
     "default_worker_specs",
 ]
+
+_HOMES = {
+    "PersistentWorkerPool": "coupadl.pool.pool",
+    "PoolConfig": "coupadl.pool.pool",
+    "PoolEvent": "coupadl.pool.events",
+    "PoolState": "coupadl.pool.states",
+    "Task": "coupadl.pool.tasks",
+    "TaskHandler": "coupadl.pool.tasks",
+    "TaskOutcome": "coupadl.pool.tasks",
+    "WorkerSpec": "coupadl.pool.worker",
+    "WorkerStatus": "coupadl.pool.states",
+    "default_worker_specs": "coupadl.pool.pool",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # once imported, an ordinary attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

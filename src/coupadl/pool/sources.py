@@ -19,19 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from coupadl.browser.carried import CarriedCookie
-from coupadl.browser.remote import RemoteConfig, RemoteWindowNotVerified, open_remote_window
 from coupadl.browser.session import BrowserSession, SessionState
 from coupadl.browser.window import RemediationAction, RemediationStep, VerifiedWindow, WindowReport
+from coupadl.choices import BrowserKind
 from coupadl.errors import CoupadlError, DriverError
-from coupadl.grid.client import GridClient
-from coupadl.grid.registry import SessionRegistry
 from coupadl.log import get_logger
 from coupadl.profiles.manager import ProfileManager
 from coupadl.profiles.models import ProfileState, ProfileType, WorkerProfile
-from coupadl.settings import BrowserKind
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the Grid modules are imported by a remote window only (`RemoteWindowSource.open`)
+    from coupadl.browser.carried import CarriedCookie
+    from coupadl.browser.remote import RemoteConfig
+    from coupadl.grid.client import GridClient
     from coupadl.pool.worker import WorkerSpec
 
 __all__ = [
@@ -222,6 +221,10 @@ class RemoteWindowSource:
 
     def open(self) -> WindowOpened:
         """Start a session, carry the cookies, verify; remediate (cookies again + reload, new session)."""
+        from coupadl.browser.remote import RemoteWindowNotVerified, open_remote_window
+        from coupadl.grid.client import GridClient
+        from coupadl.grid.registry import SessionRegistry
+
         spec, setup = self.spec, self.setup
         report = self._report()
         if self._cancelled:

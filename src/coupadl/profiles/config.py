@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from coupadl.choices import ProfilePolicy
 from coupadl.errors import ConfigError
 from coupadl.profiles.locations import default_temp_root, resolve_profile_dir
 from coupadl.profiles.models import RetryConfig, VerificationConfig, VerificationMethod
-from coupadl.settings import ProfilePolicy, Settings
+
+if TYPE_CHECKING:  # a worker process gets its configuration, never the settings (pydantic)
+    from coupadl.settings import Settings
 
 __all__ = ["CloneSlots", "ProfileConfig", "default_verification"]
 

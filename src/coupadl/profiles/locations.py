@@ -14,8 +14,8 @@ from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 
 import platformdirs
 
+from coupadl.choices import BrowserKind
 from coupadl.errors import PermissionDeniedException
-from coupadl.settings import BrowserKind
 
 __all__ = [
     "EDGE_DEFAULT",

@@ -20,8 +20,9 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from coupadl.choices import ProfilePolicy
 from coupadl.errors import ProfileOperationError
 from coupadl.lifecycle import IllegalTransition, StateMachine
 from coupadl.log import get_logger
@@ -47,7 +48,9 @@ from coupadl.profiles.snapshot import Snapshot
 from coupadl.profiles.status import get_base_profile_status, raise_for_status
 from coupadl.profiles.sweep import SweepReport, sweep_orphans
 from coupadl.profiles.verifying import BASE_FILES_SKIPPED, assemble_verification, check_clone_files
-from coupadl.settings import ProfilePolicy, Settings
+
+if TYPE_CHECKING:  # a worker process gets its configuration, never the settings (pydantic)
+    from coupadl.settings import Settings
 
 __all__ = ["CloneSlots", "ProfileConfig", "ProfileManager"]
 

@@ -7,6 +7,7 @@ invalid transition raises in tests and is logged in production, never silently a
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -14,7 +15,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from tenacity.wait import wait_base
 
 from coupadl.lifecycle import Lifecycle, StateMachine
@@ -130,22 +130,36 @@ MANAGER_LIFECYCLE: Lifecycle[ProfileManagerState] = Lifecycle(
 )
 
 
-class RetryConfig(BaseModel):
+def _number(owner: object, name: str, value: object, kind: type[float], *, above: float) -> Any:
+    """`value` as a `kind` (int or float) greater than `above` (greater or equal when `kind` is int), or a
+    `ValueError` naming the field."""
+    label = f"{type(owner).__name__}.{name}"
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and not whole):
+        raise ValueError(f"{label} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
+    number = kind(value)
+    if (kind is int and number < above) or (kind is not int and number <= above):
+        raise ValueError(f"{label} must be {'>=' if kind is int else '>'} {above:g}, got {value!r}")
+    object.__setattr__(owner, name, number)
+    return number
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryConfig:
     """Retry policy for profile operations and verification (seconds)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    max_attempts: int = Field(default=3, ge=1)
-    base_delay: float = Field(default=0.5, gt=0)
-    max_delay: float = Field(default=5.0, gt=0)
+    max_attempts: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 5.0
     exponential_backoff: bool = True
     jitter: bool = True
 
-    @model_validator(mode="after")
-    def _max_not_below_base(self) -> RetryConfig:
+    def __post_init__(self) -> None:
+        _number(self, "max_attempts", self.max_attempts, int, above=1)
+        _number(self, "base_delay", self.base_delay, float, above=0)
+        _number(self, "max_delay", self.max_delay, float, above=0)
         if self.max_delay < self.base_delay:
             raise ValueError("max_delay must be >= base_delay")
-        return self
 
     def wait(self) -> wait_base:
         """The tenacity wait strategy of this policy (`coupadl.retrying.backoff`, jitter included)."""
@@ -159,39 +173,44 @@ class RetryConfig(BaseModel):
         return delay_before(plain, max(1, attempt))
 
 
-class VerificationConfig(BaseModel):
-    """Which verification methods run, their timeouts (seconds), and the retry policy."""
+@dataclass(frozen=True, kw_only=True)
+class VerificationConfig:
+    """Which verification methods run, their timeouts (seconds), and the retry policy.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A plain validated dataclass (not a pydantic model): it travels to every worker process in its
+    `WorkerSpec`, and a worker does not import pydantic.
+    """
 
     enabled_methods: tuple[VerificationMethod, ...] = (
         VerificationMethod.CAPABILITY_CHECK,
         VerificationMethod.AUTH_CHECK,
         VerificationMethod.FILE_VERIFICATION,
     )
-    capability_timeout: float = Field(default=10.0, gt=0)
-    auth_check_timeout: float = Field(default=30.0, gt=0)
+    capability_timeout: float = 10.0
+    auth_check_timeout: float = 30.0
     auth_check_url: str = ""
     file_verification_enabled: bool = True
-    retry_config: RetryConfig = RetryConfig()
+    retry_config: RetryConfig = field(default_factory=RetryConfig)
 
-    @field_validator("enabled_methods")
-    @classmethod
-    def _at_least_one(cls, value: tuple[VerificationMethod, ...]) -> tuple[VerificationMethod, ...]:
-        if not value:
+    def __post_init__(self) -> None:
+        methods = tuple(dict.fromkeys(VerificationMethod(m) for m in self.enabled_methods))
+        if not methods:
             raise ValueError("at least one verification method must be enabled")
-        return tuple(dict.fromkeys(value))
-
-    @model_validator(mode="after")
-    def _auth_url_when_needed(self) -> VerificationConfig:
-        if VerificationMethod.AUTH_CHECK in self.enabled_methods:
+        object.__setattr__(self, "enabled_methods", methods)
+        _number(self, "capability_timeout", self.capability_timeout, float, above=0)
+        _number(self, "auth_check_timeout", self.auth_check_timeout, float, above=0)
+        retry: object = self.retry_config
+        if isinstance(retry, Mapping):
+            object.__setattr__(self, "retry_config", RetryConfig(**retry))
+        elif not isinstance(retry, RetryConfig):
+            raise ValueError(f"VerificationConfig.retry_config must be a RetryConfig, got {retry!r}")
+        if VerificationMethod.AUTH_CHECK in methods:
             parsed = urlparse(self.auth_check_url)
             if parsed.scheme not in ("http", "https") or not parsed.netloc:
                 raise ValueError(
                     f"auth_check_url must be an http(s) URL when authentication is verified, "
                     f"got {self.auth_check_url!r}"
                 )
-        return self
 
     def is_enabled(self, method: VerificationMethod) -> bool:
         """True if `method` runs (the file method also needs `file_verification_enabled`)."""
