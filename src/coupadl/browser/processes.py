@@ -45,16 +45,28 @@ def wait_ended(tracked: Iterable[TrackedProcess | None], timeout: float) -> list
 
 
 def tree_processes(tracked: Iterable[TrackedProcess | None]) -> list[psutil.Process]:
-    """Each live tracked process and all its descendants, without duplicates."""
+    """Each live tracked process and all its descendants, without duplicates.
+
+    The process table is read once for all the trees (`Process.children` would read it once per process:
+    a worker's memory check walks three trees of a dozen processes every couple of seconds)."""
+    roots = [proc for item in tracked if item is not None and (proc := item.process()) is not None]
+    if not roots:
+        return []
+    children: dict[int, list[int]] = {}
+    for proc in psutil.process_iter(["ppid"]):
+        ppid = proc.info["ppid"]
+        if ppid is not None:
+            children.setdefault(ppid, []).append(proc.pid)
     seen: dict[int, psutil.Process] = {}
-    for item in tracked:
-        proc = item.process() if item is not None else None
-        if proc is None:
+    todo = list(roots)
+    while todo:
+        proc = todo.pop()
+        if proc.pid in seen:
             continue
-        seen.setdefault(proc.pid, proc)
-        with contextlib.suppress(psutil.Error):
-            for child in proc.children(recursive=True):
-                seen.setdefault(child.pid, child)
+        seen[proc.pid] = proc
+        for pid in children.get(proc.pid, ()):
+            with contextlib.suppress(psutil.Error):
+                todo.append(psutil.Process(pid))
     return list(seen.values())
 
 

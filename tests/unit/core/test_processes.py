@@ -49,3 +49,30 @@ def test_a_tracked_process_is_a_process_identity_with_a_role() -> None:
     tracked = TrackedProcess.of(ProcessIdentity.current().pid, "worker")
     assert isinstance(tracked, ProcessIdentity) and tracked.role == "worker" and tracked.is_alive()
     assert TrackedProcess.of(BEYOND_PID_MAX, "browser") is None
+
+
+def test_a_tree_is_every_descendant_of_each_tracked_process_once() -> None:
+    from coupadl.browser.processes import tree_processes
+
+    script = "sleep 30 & sleep 30 & (sleep 30 & wait) & wait"  # children and a grandchild
+    shells = [subprocess.Popen(["/bin/sh", "-c", script]) for _ in range(2)]
+    try:
+        tracked = [TrackedProcess.of(p.pid, "driver") for p in shells]
+
+        def expected() -> set[int]:
+            return {p.pid for p in shells} | {
+                c.pid for p in shells for c in psutil.Process(p.pid).children(recursive=True)
+            }
+
+        deadline = time.monotonic() + 10
+        while len(expected()) < 2 + 2 * 4 and time.monotonic() < deadline:  # each: 3 sleeps and 1 sub-shell
+            time.sleep(0.05)
+        found = tree_processes([*tracked, tracked[0], None])  # a duplicate and a gap are fine
+        assert sorted(p.pid for p in found) == sorted(expected())
+        assert len(expected()) == 10
+    finally:
+        for p in shells:
+            for child in psutil.Process(p.pid).children(recursive=True):
+                child.kill()
+            p.kill()
+            p.wait()
