@@ -6,9 +6,13 @@ Policies, each opening a PO page and running the page probe (`PROBE_JS`) per PO,
   switch back to the main window (7 WebDriver commands).
 - `cdp-fresh`: a fresh tab per PO created on the PO URL with CDP `Target.createTarget`, switch, one script
   that waits for the load and reads the address, probe, close, switch back (6 commands).
-- `reuse`: what `BrowserSession.open_tab` and `open_page` do now: one task tab kept across POs; `Tab.open`
-  (`get`, then one script proving the new document and probing it), the pop-up check at the end of the task
-  (3 commands).
+- `reuse`: one task tab kept across POs; `Tab.open` (`get`, then one script proving the new document and
+  probing it), the pop-up check at the end of the task (3 commands).
+- `preload`: what `BrowserSession.open_tab` and `open_page` do now: `reuse`, plus a spare tab (opened from
+  the task tab's page: the same renderer) sent to the next PO while this one runs; the next PO takes the
+  spare tab, proves its page new and probes it, and the two tabs swap roles.
+
+Printed besides CPU: wall seconds per PO, meaningful on an idle machine only (one window, no downloads).
 
 The figure is CPU-seconds (user + system) of the driver, the browser and all its children (exited ones
 included through their parents' `children_*` times), plus this Python process, divided by the POs: wall
@@ -90,7 +94,8 @@ class Policy:
     def call(self, fn: Callable[[], Any]) -> Any:
         return fn()
 
-    def visit(self, url: str) -> None:
+    def visit(self, url: str, next_url: str = "") -> None:
+        """Open `url` and probe it; `next_url` is the PO after it (only `preload` looks at it)."""
         raise NotImplementedError
 
     def finish(self) -> None:
@@ -104,7 +109,7 @@ class Policy:
 class W3CFresh(Policy):
     name = "w3c-fresh"
 
-    def visit(self, url: str) -> None:
+    def visit(self, url: str, next_url: str = "") -> None:
         d = self.driver
         handle = self.call(lambda: d.execute(Command.NEW_WINDOW, {"type": "tab"}))["value"]["handle"]
         self.call(lambda: d.switch_to.window(handle))
@@ -118,7 +123,7 @@ class W3CFresh(Policy):
 class CDPFresh(Policy):
     name = "cdp-fresh"
 
-    def visit(self, url: str) -> None:
+    def visit(self, url: str, next_url: str = "") -> None:
         d = self.driver
         target = self.call(lambda: d.execute_cdp_cmd("Target.createTarget", {"url": url}))["targetId"]
         self.call(lambda: d.switch_to.window(target))
@@ -132,7 +137,7 @@ class CDPFresh(Policy):
 class Reuse(Policy):
     name = "reuse"
 
-    def visit(self, url: str) -> None:
+    def visit(self, url: str, next_url: str = "") -> None:
         with self.session.open_tab("po") as tab:
             landed, raw = tab.open(url, None, PROBE_JS, secrets.token_hex(8))
             assert landed == url and raw["items"], "the PO page shows its attachments"
@@ -141,7 +146,16 @@ class Reuse(Policy):
         self.session.replace_task_tab()
 
 
-POLICIES: dict[str, type[Policy]] = {p.name: p for p in (W3CFresh, CDPFresh, Reuse)}
+class Preload(Reuse):
+    name = "preload"
+
+    def visit(self, url: str, next_url: str = "") -> None:
+        with self.session.open_tab("po", opens=url, preload=next_url) as tab:
+            landed, raw = tab.open(url, None, PROBE_JS, secrets.token_hex(8))
+            assert landed == url and raw["items"], "the PO page shows its attachments"
+
+
+POLICIES: dict[str, type[Policy]] = {p.name: p for p in (W3CFresh, CDPFresh, Reuse, Preload)}
 
 
 def measure(
@@ -155,14 +169,15 @@ def measure(
     try:
         session.set_page_timeout(30.0)
         policy = policy_cls(session)
-        for url in urls[:2]:  # warm up: first renderer, caches, the reused tab
-            policy.visit(url)
+        # Warm up (first renderer, caches, the kept tabs), the last one preloading the first measured PO.
+        policy.visit(urls[-2], urls[-1])
+        policy.visit(urls[-1], urls[0])
         roots = [p.pid for p in session.tracked_processes]
         policy.commands = 0
         time.sleep(0.5)  # let start-up work settle before the counters are read
         browser0, self0, wall0 = tree_cpu(roots), self_cpu(), time.perf_counter()
-        for url in urls:
-            policy.visit(url)
+        for i, url in enumerate(urls):
+            policy.visit(url, urls[i + 1] if i + 1 < len(urls) else "")
         browser1, self1, wall1 = tree_cpu(roots), self_cpu(), time.perf_counter()
         policy.finish()
     finally:
@@ -210,7 +225,7 @@ def main() -> int:
         shutil.rmtree(root, ignore_errors=True)
     print(f"\n{args.pos} POs per run, {args.repeats} runs per policy, page latency {args.latency} s")
     header = f"{'policy':10} {'CPU-s/PO median':>16} {'min':>7} {'max':>7} {'browser':>8} {'python':>7}"
-    print(f"{header} {'cmds/PO':>8}")
+    print(f"{header} {'cmds/PO':>8} {'wall s/PO':>10}")
     for name, results in runs.items():
         cpu = [r["cpu_s_per_po"] for r in results]
         print(
@@ -218,6 +233,7 @@ def main() -> int:
             f" {statistics.median(r['browser_cpu_s_per_po'] for r in results):8.3f}"
             f" {statistics.median(r['python_cpu_s_per_po'] for r in results):7.3f}"
             f" {statistics.median(r['commands_per_po'] for r in results):8.1f}"
+            f" {statistics.median(r['wall_s_per_po'] for r in results):10.3f}"
         )
     return 0
 

@@ -46,6 +46,7 @@ def visit(tab: Tab, payload: dict[str, Any], options: dict[str, Any], attempt: i
         "tabs_at_start": tabs_at_start,
         "tabs_during": session.open_tab_count(),
         "attempt": attempt,
+        "at": time.monotonic(),  # when the task ended (orders one worker's tasks)
         "final_url": final,
     }
 

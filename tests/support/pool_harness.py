@@ -100,8 +100,11 @@ class PoolHarness:
 
     # --- building --------------------------------------------------------------------------------------
 
-    def start(self) -> dict[int, WindowReport]:
-        """Snapshot the base, spawn the workers and wait for their windows. Returns the pool's reports."""
+    def start(self, tasks: list[Task[Any]] | None = None) -> dict[int, WindowReport]:
+        """Snapshot the base, spawn the workers and wait for their windows. Returns the pool's reports.
+
+        `tasks`: queued before the workers start (each worker's first one reserved and preloaded while its
+        window is verified), as `coupadl run` does; `run([])` then does them."""
         self.manager.start()
         self.run_dir = self.manager.run_directory
         state = self.root / "state"
@@ -136,7 +139,7 @@ class PoolHarness:
             window_budget_s=config.window_budget_s,
         )
         self.pool = PersistentWorkerPool(config, specs, self._on_event)
-        return self.pool.start()
+        return self.pool.start(tasks=tasks or ())
 
     def _on_event(self, event: PoolEvent[Any]) -> None:
         self.events.append(event)

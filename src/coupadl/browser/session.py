@@ -296,6 +296,19 @@ class BrowserSession:
         )
         return handle
 
+    def preload(self, url: str) -> None:
+        """Start loading `url` in the spare tab (the task tab and the spare opened if need be) and come back
+        to the main window; a task that `opens` it takes the page (see `open_tab`). A failure costs only
+        the head start (logged)."""
+        try:
+            if self._task_handle is None:
+                self._task_handle = self._new_tab()
+            self._preload(url)
+            self._focus(self.main_window_handle)
+        except CoupadlError as exc:
+            self._spare_url = ""
+            get_logger(__name__).info("preload failed", error=str(exc))
+
     def _new_spare_tab(self) -> str:
         """Open the spare tab from the task tab's page, so that both share one renderer process (a tab of
         its own would start another, ~0.1 CPU-s and tens of MB per window), and mark its blank page."""

@@ -209,6 +209,9 @@ class VerifiedWindow:
         self._sleep = sleep
         self.session: BrowserSession | None = None
         self.cancelled = False
+        # Called once with the session, when the browser has started and before it is verified (the worker
+        # preloads its first task's page in the spare tab meanwhile: see `BrowserSession.preload`).
+        self.after_start: Callable[[BrowserSession], None] | None = None
         self.report = WindowReport(profile.worker_id, profile.profile_type, profile.profile_path)
         self._log = get_logger("coupadl.window").bind(window=self.report.letter)
 
@@ -329,6 +332,8 @@ class VerifiedWindow:
                     )
                 )
             self._start()
+            if self.after_start is not None and self.session is not None:
+                self.after_start(self.session)
             ok = self._verify(file_result).is_success()
         except (DefaultProfileRefusedError, DriverError):
             self._stop()

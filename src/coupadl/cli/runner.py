@@ -190,9 +190,10 @@ class BatchRun:
             try:
                 with LiveProgress(self.console, len(tasks), self._letters, live=not self.verbose) as live:
                     self._live = live
-                    # Each window takes POs as soon as it is verified; no waiting for the slowest.
-                    pool.start(wait=False)
-                    pool.run(tasks)
+                    # Each window takes POs as soon as it is verified; no waiting for the slowest. Its first
+                    # PO is reserved at once: the page loads while the window is verified.
+                    pool.start(wait=False, tasks=tasks)
+                    pool.run(())
                     self._release(store, pool)
             finally:
                 self._live = None

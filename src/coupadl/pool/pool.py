@@ -173,28 +173,33 @@ class PersistentWorkerPool(WorkerRecovery[P, R]):
     def _emit(self, event: PoolEvent[R]) -> None:
         self._on_event(event)
 
-    def _spawn(self, worker: WorkerHandle[P]) -> None:
+    def _spawn(self, worker: WorkerHandle[P], first_preload: str = "") -> None:
         worker.inbox = self._ctx.Queue()
         worker.tracked = ()
+        spec = replace(worker.spec, first_preload=first_preload) if first_preload else worker.spec
         worker.process = self._ctx.Process(
             target=worker_main,
-            args=(worker.spec, worker.inbox, self._outbox, self._clone_slots),
+            args=(spec, worker.inbox, self._outbox, self._clone_slots),
             name=f"coupadl-worker-{worker.spec.letter}",
             daemon=False,
         )
         worker.process.start()
         self.log.info("worker spawned", window=worker.spec.letter, pid=worker.process.pid)
 
-    def start(self, *, wait: bool = True) -> dict[int, WindowReport]:
+    def start(self, *, wait: bool = True, tasks: Iterable[Task[P]] = ()) -> dict[int, WindowReport]:
         """Spawn every worker. With `wait`, return once each window is verified or given up (`check`);
         without, return at once and let `run` hand out tasks to each window as soon as it is verified.
+
+        `tasks` are queued before the workers start: each worker then gets its first task reserved, and
+        loads its page while its window is verified (`WorkerSpec.first_preload`).
 
         Returns the reports known so far. Raises `DriverError` (with `wait`) when no window could start
         because the driver cannot drive this browser.
         """
         self._start_deadline = time.monotonic() + self.config.start_timeout
+        self._queue.extend(tasks)
         for worker in self.workers.values():
-            self._spawn(worker)
+            self._spawn(worker, self._reserve(worker, time.monotonic()))
         while wait and any(w.status is WorkerStatus.STARTING for w in self.workers.values()):
             if self._stop_requested or time.monotonic() > self._start_deadline:
                 break
@@ -315,14 +320,16 @@ class PersistentWorkerPool(WorkerRecovery[P, R]):
 
     def _release_reservations(self) -> None:
         """Put back at the head of the queue every reserved task its worker will not do next: the worker
-        is no longer processing or ready (crashed, restarting, stopping), or the run is stopping."""
+        is not processing, ready or in its first start (it crashed, failed, restarts, stops), or the run
+        is stopping."""
         for worker in self.workers.values():
             task = worker.reserved
             if task is None:
                 continue
             working = worker.task is not None and worker.status is WorkerStatus.PROCESSING
             waiting = worker.task is None and worker.status in (WorkerStatus.READY, WorkerStatus.IDLE)
-            if self._stop_requested or not (working or waiting):
+            starting = worker.task is None and worker.status is WorkerStatus.STARTING
+            if self._stop_requested or not (working or waiting or starting):
                 worker.reserved = None
                 self._queue.appendleft(task)
 

@@ -158,6 +158,9 @@ class LocalWindowSource:
         )
         if self._cancelled:
             self.window.cancel()
+        if spec.first_preload:
+            first = spec.first_preload
+            self.window.after_start = lambda session: session.preload(first)
         driver_fault = False
         try:
             ok = self.window.open()

@@ -85,6 +85,7 @@ class WorkerSpec:
     window_budget_s: float = 180.0
     log_echo: bool = False  # log lines on the terminal too (`-v`)
     remote: RemoteWindowSetup | None = None  # set: the window is a Selenium Grid session (`pool.sources`)
+    first_preload: str = ""  # the page of the task reserved for the window's start: loaded while verifying
 
     @property
     def letter(self) -> str:

@@ -28,6 +28,7 @@ from coupadl.pool.events import (
     MemoryChecked,
     PoolFaulted,
     SessionExpired,
+    TaskDispatched,
     TaskFinished,
     TaskRunning,
     Tick,
@@ -487,10 +488,14 @@ def test_each_worker_preloads_its_next_task_and_every_task_finishes_once(
     make_pool: Factory, sandbox: SandboxServer
 ) -> None:
     harness = make_pool(sandbox, workers=2)
-    harness.start()
     work = preloaded_tasks(sandbox, 12)
+    dispatched: dict[str, float] = {}
+    harness.hooks.append(
+        lambda e, _h: dispatched.setdefault(e.task_id, time.time()) if isinstance(e, TaskDispatched) else None
+    )
+    harness.start(work)  # as `coupadl run`: each first task's page loads while its window is verified
 
-    outcomes = harness.run(work)
+    outcomes = harness.run([])
 
     assert sorted(outcomes) == [t.task_id for t in work]
     assert all(o.error == "" and o.attempts == 1 for o in outcomes.values())
@@ -505,8 +510,13 @@ def test_each_worker_preloads_its_next_task_and_every_task_finishes_once(
     assert sum(1 for n in counts.values() if n == 1) >= len(work) - 2, counts
     assert max(counts.values()) <= 2, counts
     for worker_id in (1, 2):
-        used = {(o.result or {})["handle"] for o in outcomes.values() if o.worker_id == worker_id}
-        assert len(used) == 2, "the task tab and the spare tab take turns"
+        results = sorted(
+            (o.result or {} for o in outcomes.values() if o.worker_id == worker_id), key=lambda r: r["at"]
+        )
+        assert len({r["handle"] for r in results}) == 2, "the task tab and the spare tab take turns"
+        first = next(o.task_id for o in outcomes.values() if o.result is results[0])
+        asked = min(r.at for r in sandbox.requests() if r.query == f"task={first}")
+        assert asked < dispatched[first], "the first task's page was asked for before the task was handed out"
     assert harness.pool is not None and not harness.pool.pending_tasks()
 
 

@@ -15,7 +15,7 @@ from coupadl.pool.events import PoolEvent
 from coupadl.pool.handle import WorkerHandle
 from coupadl.pool.pool import PersistentWorkerPool, PoolConfig
 from coupadl.pool.states import WorkerStatus
-from coupadl.profiles.models import VerificationConfig
+from coupadl.profiles.models import ProfileType, VerificationConfig
 from coupadl.settings import BrowserKind
 
 
@@ -48,7 +48,7 @@ def pool(tmp_path: Path) -> Iterator[PersistentWorkerPool]:
     )
     pool.events = events  # type: ignore[attr-defined]
     for wid in (1, 2):
-        worker = WorkerHandle(wid, SimpleNamespace(letter="AB"[wid - 1]))  # type: ignore[arg-type]
+        worker = WorkerHandle(wid, SimpleNamespace(letter="AB"[wid - 1], profile_type=ProfileType.CLONE))  # type: ignore[arg-type]
         worker.inbox = Inbox()
         worker.set(WorkerStatus.READY)
         pool.workers[wid] = worker

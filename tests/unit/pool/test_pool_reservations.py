@@ -116,3 +116,31 @@ def test_tasks_that_name_no_address_are_never_reserved(pool: PersistentWorkerPoo
     pool._dispatch()
     assert runs(pool, 1) == [("t1", "", 1)] and runs(pool, 2) == [("t2", "", 1)]
     assert all(w.reserved is None for w in pool.workers.values())
+
+
+def test_tasks_given_at_start_reserve_each_workers_first_task_to_preload_while_it_is_verified(
+    pool: PersistentWorkerPool,
+) -> None:
+    spawned: list[tuple[int, str]] = []
+    pool._spawn = lambda w, first_preload="": spawned.append((w.worker_id, first_preload))  # type: ignore[method-assign]
+    pool.start(wait=False, tasks=work("t1", "t2", "t3", "t4"))
+    assert spawned == [(1, "http://site/t1"), (2, "http://site/t2")]
+    assert [t.task_id for t in pool._queue] == ["t3", "t4"]
+    pool._dispatch()
+    assert runs(pool, 1) == [("t1", "http://site/t3", 1)]
+    assert runs(pool, 2) == [("t2", "http://site/t4", 1)]
+
+
+def test_a_worker_still_starting_keeps_its_first_reservation_and_one_that_failed_gives_it_back(
+    pool: PersistentWorkerPool,
+) -> None:
+    from coupadl.pool.handle import WorkerHandle
+
+    starting = WorkerHandle(3, pool.workers[1].spec)
+    pool.workers[3] = starting
+    starting.reserved = work("t9")[0]
+    pool._release_reservations()
+    assert starting.reserved is not None and not pool._queue
+    starting.set(WorkerStatus.FAILED)
+    pool._release_reservations()
+    assert starting.reserved is None and [t.task_id for t in pool._queue] == ["t9"]
