@@ -21,8 +21,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import openpyxl
-
 from coupadl.coupa.po import PONumber, parse_po_number
 from coupadl.errors import InputError
 
@@ -220,6 +218,8 @@ def _delimiter_candidates(text: str, first_line: str) -> list[str]:
 
 
 def _read_xlsx(path: Path, data: bytes) -> tuple[str, _Table]:
+    import openpyxl  # only for XLSX input: a CSV run never loads it
+
     try:
         # openpyxl warns about workbook features it ignores (data validation, styles); none matter here.
         with warnings.catch_warnings():

@@ -17,10 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-import openpyxl
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
 from tenacity import wait_fixed
 
 from coupadl.atomic import atomic_write
@@ -277,6 +273,11 @@ class _TextSink:
 
 
 def _write_xlsx(stream: IO[bytes], header: list[str], rows: list[list[Cell]]) -> None:
+    import openpyxl  # only for XLSX input: a CSV run never loads it
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Font
+
     workbook = openpyxl.Workbook(write_only=True)
     # Named like the input sheet, so results.xlsx can be given back as input.
     sheet = workbook.create_sheet(PREFERRED_SHEET)

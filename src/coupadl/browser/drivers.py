@@ -18,7 +18,6 @@ from pathlib import Path
 
 import platformdirs
 
-from coupadl.browser.translate import SeleniumError
 from coupadl.browser.versions import Version
 from coupadl.choices import BrowserKind
 from coupadl.errors import DriverDownloadError
@@ -89,6 +88,8 @@ def find_cached_driver(
 def selenium_manager_binary() -> Path:
     """The Selenium Manager executable shipped in the installed selenium package."""
     from selenium.webdriver.common.selenium_manager import SeleniumManager
+
+    from coupadl.browser.translate import SeleniumError  # Selenium only for `coupadl driver`
 
     try:
         return Path(SeleniumManager._get_binary())

@@ -16,15 +16,14 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from selenium import webdriver
-from selenium.webdriver.chromium.options import ChromiumOptions
-from selenium.webdriver.chromium.webdriver import ChromiumDriver
+from typing import TYPE_CHECKING, Any
 
 from coupadl.browser.discovery import Executables
-from coupadl.browser.translate import translate_start_error
 from coupadl.choices import BrowserKind
+
+if TYPE_CHECKING:  # Selenium is imported by the processes that start a browser, not with `LaunchConfig`
+    from selenium.webdriver.chromium.options import ChromiumOptions
+    from selenium.webdriver.chromium.webdriver import ChromiumDriver
 
 __all__ = ["LaunchConfig", "build_options", "capability_pids", "reported_user_data_dir", "start_driver"]
 
@@ -75,6 +74,8 @@ def build_options(
     preference unchanged (measured, Chromium 156); the base may reopen its last tabs. Clones start without it,
     on `about:blank` (profiles/preferences.py), their session cookies made persistent in the run's snapshot.
     """
+    from selenium import webdriver
+
     options: ChromiumOptions = (
         webdriver.EdgeOptions()
         if config.executables.browser is BrowserKind.EDGE
@@ -113,6 +114,10 @@ def start_driver(
 
     Raises `BrowserStartError` (or `DefaultProfileRefusedError` / `DriverMismatchError`) in one line.
     """
+    from selenium import webdriver
+
+    from coupadl.browser.translate import translate_start_error
+
     options = build_options(config, user_data_dir, profile_name, restore_last_session=restore_last_session)
     driver_path = str(config.executables.driver)
     try:

@@ -9,8 +9,8 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from coupadl.browser.session import BrowserSession
 from coupadl.browser.signin import signin_redirect
 from coupadl.errors import BrowserCrashedError, CoupadlError, OperationTimeoutError
 from coupadl.profiles.models import (
@@ -21,6 +21,9 @@ from coupadl.profiles.models import (
     VerificationStatus,
     WorkerProfile,
 )
+
+if TYPE_CHECKING:  # a session is handed in: its module (and Selenium) is imported by the caller
+    from coupadl.browser.session import BrowserSession
 
 __all__ = ["check_authentication", "check_capability", "same_path", "verify_window"]
 

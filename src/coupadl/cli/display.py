@@ -27,7 +27,7 @@ from rich.text import Text
 from coupadl.profiles.models import MethodResult, VerificationMethod, VerificationStatus
 
 if TYPE_CHECKING:  # the pool (and Selenium under it) is not imported just to print an error
-    from coupadl.browser.window import WindowReport
+    from coupadl.browser.reports import WindowReport
     from coupadl.pool.events import PoolEvent
 
 __all__ = ["LiveProgress", "format_status_table", "format_window_table", "make_console"]

@@ -9,6 +9,9 @@ All of it happens before any window or PO starts, and any failure is a one-line 
 2. `remote_setup`, after the base was checked and snapshotted as for local windows: the base's sign-in cookies
    are read once through a short local headless window on a throw-away copy of the snapshot, and held in
    memory only; they reach the workers inside their `WorkerSpec`, through the spawn pipe.
+
+A run without `--grid` imports this module but none of the Grid's (nor httpx, nor Selenium): they are imported
+by the steps above when they run.
 """
 
 from __future__ import annotations
@@ -18,11 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from coupadl.batch.progress import state_dir
-from coupadl.browser.carried import read_carried_cookies
 from coupadl.browser.launcher import LaunchConfig
-from coupadl.browser.remote import RemoteConfig
 from coupadl.errors import CoupadlError
-from coupadl.grid import GridClient, SessionRegistry, check_grid_url, clean_stale_sessions
 from coupadl.log import get_logger
 from coupadl.pool.sources import RemoteWindowSetup
 from coupadl.profiles import ProfileManager
@@ -74,6 +74,8 @@ def plan_grid(settings: Settings, out: Path) -> GridPlan | None:
     """
     if settings.grid is None:
         return None
+    from coupadl.grid import GridClient, SessionRegistry, check_grid_url, clean_stale_sessions
+
     url = check_grid_url(settings.grid, allow_insecure=settings.grid_insecure)
     with GridClient(url) as client:
         client.status()
@@ -94,6 +96,9 @@ def remote_setup(
     Raises:
         CarriedCookiesError: The base's cookies could not be read, or none is for the tenant.
     """
+    from coupadl.browser.carried import read_carried_cookies
+    from coupadl.browser.remote import RemoteConfig
+
     tenant = settings.require_base_url()
     work_dir = profiles.run_directory or profiles.temp_directory
     cookies = read_carried_cookies(
@@ -113,6 +118,8 @@ def end_run_sessions(plan: GridPlan, out: Path) -> list[str]:
 
     Returns the ids the Grid still had. Never raises: whatever is left is deleted by the next start.
     """
+    from coupadl.grid import GridClient, SessionRegistry
+
     registry = SessionRegistry(state_dir(out))
     mine = [r for r in registry.records() if r.owner_pid == os.getpid() and r.grid_url == plan.url]
     if not mine:

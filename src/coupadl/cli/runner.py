@@ -19,7 +19,7 @@ from coupadl.batch import POList, POOutcome, ProgressStore, tally, write_results
 from coupadl.batch.progress import state_dir
 from coupadl.batch.results import RESULTS_CSV, RESULTS_XLSX
 from coupadl.browser.launcher import LaunchConfig
-from coupadl.browser.window import WindowReport
+from coupadl.browser.reports import WindowReport
 from coupadl.cli.display import LiveProgress, format_status_table, format_window_table
 from coupadl.cli.exit_codes import ExitCode
 from coupadl.cli.grid_mode import GridPlan, end_run_sessions, plan_grid, remote_setup
@@ -83,6 +83,7 @@ class BatchRun:
         self._folder: FolderIdentity | None = None
         self._results_dirty = True
         self._results_written_at = 0.0
+        self._results_tried = False  # the results were written (or tried) in this run
         self._redirect_said: set[str] = set()
         self.grid: GridPlan | None = None  # --grid: the Grid and the windows claimed there
         self.log = get_logger("coupadl.run")
@@ -140,24 +141,42 @@ class BatchRun:
         check_folder(self._folder, min_free_bytes=min_free_bytes(self.settings))
         store.register(self.po_list.pos)
         todo = store.todo(self.po_list.pos)
-        self._write_results(store)  # at once: the operator sees the file from the start
         reports: dict[int, WindowReport] = {}
         verified = True
-        if todo:
-            profiles = build_profiles(self.settings, verification)
+        if not todo:
+            self._write_results(store)  # at once: the operator sees the file from the start
+        else:
+            # The first results are written as soon as the workers are spawned (`_process`); a run that fails
+            # before that has them written too.
             try:
-                remote = (
-                    remote_setup(self.settings, self.grid, launch, profiles, self.out)
-                    if self.grid is not None
-                    else None
-                )
-                reports, verified = self._process(store, todo, launch, verification, profiles, remote)
-            finally:
-                profiles.shutdown()
-                shutil.rmtree(state_dir(self.out) / "staging", ignore_errors=True)
+                reports, verified = self._work(store, todo, launch, verification)
+            except BaseException:
+                if not self._results_tried:
+                    self._write_results(store)
+                raise
         with suppress(MachineFaultError):
             store.finish_run()
         return self._finish(store, started_at, reports, verified, todo)
+
+    def _work(
+        self,
+        store: ProgressStore,
+        todo: list[PONumber],
+        launch: LaunchConfig,
+        verification: VerificationConfig,
+    ) -> tuple[dict[int, WindowReport], bool]:
+        """Snapshot the base, (with `--grid`) carry its cookies, and have the windows do `todo`."""
+        profiles = build_profiles(self.settings, verification)
+        try:
+            remote = (
+                remote_setup(self.settings, self.grid, launch, profiles, self.out)
+                if self.grid is not None
+                else None
+            )
+            return self._process(store, todo, launch, verification, profiles, remote)
+        finally:
+            profiles.shutdown()
+            shutil.rmtree(state_dir(self.out) / "staging", ignore_errors=True)
 
     def _process(
         self,
@@ -193,6 +212,9 @@ class BatchRun:
                     # Each window takes POs as soon as it is verified; no waiting for the slowest. Its first
                     # PO is reserved at once: the page loads while the window is verified.
                     pool.start(wait=False, tasks=tasks)
+                    # The first results now, while the workers import and start their browsers: the operator
+                    # sees the file from the start, and the spawn did not wait for it.
+                    self._write_first_results(store)
                     pool.run(())
                     self._release(store, pool)
             finally:
@@ -253,11 +275,19 @@ class BatchRun:
         except MachineFaultError as exc:
             self._on_fault(exc)
 
+    def _write_first_results(self, store: ProgressStore) -> None:
+        """The results as the windows start; a fault of the machine stops the run as it would later."""
+        try:
+            self._write_results(store)
+        except MachineFaultError as exc:
+            self._on_fault(exc)
+
     def _write_results(self, store: ProgressStore) -> list[Path]:
         """Rewrite the results file(s) from the store (atomically). A locked file is written beside it and
         said once; a fault of the machine is raised."""
         self._results_dirty = False
         self._results_written_at = time.monotonic()
+        self._results_tried = True
         try:
             written = write_results(self.out, self.po_list, store.all(), base_url=self.settings.base_url)
         except MachineFaultError:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coupadl.batch.progress import state_dir
 from coupadl.browser.discovery import find_executables
 from coupadl.browser.launcher import LaunchConfig
-from coupadl.coupa.job import JobOptions, process_po
+from coupadl.coupa.options import JobOptions
 from coupadl.coupa.task import POResult, POTask
-from coupadl.pool import PersistentWorkerPool, PoolConfig, PoolEvent, TaskHandler, default_worker_specs
+from coupadl.pool import PersistentWorkerPool, PoolConfig, PoolEvent, default_worker_specs
 from coupadl.pool.sources import RemoteWindowSetup
 from coupadl.profiles import (
     ProfileManager,
@@ -27,6 +27,10 @@ from coupadl.profiles import (
 from coupadl.profiles.models import ProfileStatus, VerificationMethod
 from coupadl.profiles.preferences import journal_path, repair_preferences
 from coupadl.settings import ProfilePolicy, Settings
+
+if TYPE_CHECKING:  # the job runs in the workers: the supervisor names it only (`COUPA_HANDLER`)
+    from coupadl.coupa.job import process_po
+    from coupadl.pool import TaskHandler
 
 __all__ = [
     "COUPA_HANDLER",
@@ -41,8 +45,9 @@ __all__ = [
 ]
 
 COUPA_HANDLER = "coupadl.coupa.job:process_po"
-_COUPA_JOB: TaskHandler[POTask, JobOptions, POResult] = process_po
-"""What `COUPA_HANDLER` names: mypy checks it fits the pool's seam with the tasks `BatchRun` builds."""
+if TYPE_CHECKING:
+    _COUPA_JOB: TaskHandler[POTask, JobOptions, POResult] = process_po
+    """What `COUPA_HANDLER` names: mypy checks it fits the pool's seam with the tasks `BatchRun` builds."""
 
 
 def build_launch(settings: Settings) -> LaunchConfig:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeAlias, TypeVar
 
-from coupadl.browser.window import WindowReport
+from coupadl.browser.reports import WindowReport
 from coupadl.pool.states import PoolState
 from coupadl.pool.tasks import TaskOutcome
 

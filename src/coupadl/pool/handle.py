@@ -8,7 +8,7 @@ from multiprocessing.queues import Queue
 from typing import Generic, TypeVar
 
 from coupadl.browser.processes import TrackedProcess
-from coupadl.browser.window import WindowReport
+from coupadl.browser.reports import WindowReport
 from coupadl.lifecycle import StateMachine
 from coupadl.pool.messages import SupervisorMessage
 from coupadl.pool.states import WORKER_LIFECYCLE, WorkerStatus

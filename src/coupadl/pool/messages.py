@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Generic, TypeAlias, TypeVar
 
 from coupadl.browser.processes import TrackedProcess
-from coupadl.browser.window import WindowReport
+from coupadl.browser.reports import WindowReport
 
 __all__ = [
     "FailureKind",

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.processes import end_trees
-from coupadl.browser.window import WindowReport
+from coupadl.browser.reports import WindowReport
 from coupadl.errors import DriverError
 from coupadl.lifecycle import StateMachine
 from coupadl.log import get_logger

@@ -19,17 +19,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from coupadl.browser.session import BrowserSession, SessionState
-from coupadl.browser.window import RemediationAction, RemediationStep, VerifiedWindow, WindowReport
+from coupadl.browser.reports import RemediationAction, RemediationStep, WindowReport
+from coupadl.browser.states import SessionState
 from coupadl.choices import BrowserKind
 from coupadl.errors import CoupadlError, DriverError
 from coupadl.log import get_logger
 from coupadl.profiles.manager import ProfileManager
 from coupadl.profiles.models import ProfileState, ProfileType, WorkerProfile
 
-if TYPE_CHECKING:  # the Grid modules are imported by a remote window only (`RemoteWindowSource.open`)
+if TYPE_CHECKING:
+    # The Grid modules are imported by a remote window only (`RemoteWindowSource.open`), the browser's by a
+    # window that opens (`LocalWindowSource.open`): the supervisor imports this module for
+    # `RemoteWindowSetup` and drives no browser.
     from coupadl.browser.carried import CarriedCookie
     from coupadl.browser.remote import RemoteConfig
+    from coupadl.browser.session import BrowserSession
+    from coupadl.browser.window import VerifiedWindow
     from coupadl.grid.client import GridClient
     from coupadl.pool.worker import WorkerSpec
 
@@ -143,6 +148,8 @@ class LocalWindowSource:
 
     def open(self) -> WindowOpened:
         """Make the profile (clone) and open the verified window on it."""
+        from coupadl.browser.window import VerifiedWindow
+
         spec = self.spec
         try:
             profile, self.manager = prepare_profile(spec, self.clone_slots)

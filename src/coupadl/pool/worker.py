@@ -16,13 +16,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
 from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.processes import TrackedProcess, end_trees
-from coupadl.browser.session import BrowserSession
 from coupadl.browser.verification import check_authentication
 from coupadl.errors import (
     CoupadlError,
@@ -54,6 +53,9 @@ from coupadl.profiles.models import (
     VerificationStatus,
     window_letter,
 )
+
+if TYPE_CHECKING:  # the window's session comes from its `WindowSource` (the supervisor imports no browser)
+    from coupadl.browser.session import BrowserSession
 
 __all__ = ["TaskHandler", "WorkerSpec", "prepare_profile", "resolve_handler", "worker_main"]
 
