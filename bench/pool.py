@@ -121,8 +121,13 @@ def overhead(base: Path, launch: LaunchConfig, rounds: int) -> dict[str, float]:
 
 
 def po_tasks(server: SandboxServer, numbers: list[str], prefix: str) -> list[Task]:
-    """Tasks of the real PO job (`coupadl.coupa.job:process_po`), as the CLI builds them."""
-    return [Task(f"{prefix}{n}", po_task(server, n), label=f"PO{n}") for n in numbers]
+    """Tasks of the real PO job (`coupadl.coupa.job:process_po`), as the CLI builds them: each names the page
+    it opens, so the worker preloads its next PO in the spare tab."""
+    tasks = []
+    for n in numbers:
+        payload = po_task(server, n)
+        tasks.append(Task(f"{prefix}{n}", payload, label=f"PO{n}", opens=payload.url))
+    return tasks
 
 
 def memory(base: Path, launch: LaunchConfig, long: int, download_mode: str) -> tuple[int, int]:
@@ -136,8 +141,7 @@ def memory(base: Path, launch: LaunchConfig, long: int, download_mode: str) -> t
         "out_dir": str(out),
         "page_load_timeout": 30.0,
         "download_timeout": 30.0,
-        # The switch for the HTTP downloads of issue 10 (`download_mode = auto | http | browser`): the job
-        # ignores the key until the HTTP path is merged; then this run measures the chosen path.
+        # The switch for the HTTP downloads of issue 10 (`download_mode = auto | http | browser`).
         "download_mode": download_mode,
     }
     try:
