@@ -4,8 +4,8 @@ It says what is happening all along: that the window is open and on which profil
 it, how long it waits and that Ctrl+C cancels, that it is still waiting, and at the end where the profile is
 and what to run next. It returns when an authenticated page is reached or the operator closes the window,
 and always quits the browser cleanly: cookies reach the disk only then (~30 s later otherwise, and never
-after a kill: facts/chromium-profiles.md). Ctrl+C closes the window the same way (ending it by PID if it
-does not quit).
+after a kill: facts/chromium-profiles.md). Ctrl+C (or SIGTERM) closes the window the same way (ending it by
+PID if it does not quit).
 The window changes no preference of the profile (no ChromeDriver `prefs`; switches only, see
 browser/launcher.py); a preference override a killed run left on it is put back first.
 """
