@@ -255,11 +255,7 @@ class BrowserSession:
         if self._task_handle is None:
             self._task_handle = self._new_tab()
         if preload:
-            try:
-                self._preload(preload)
-            except CoupadlError as exc:  # only a head start is lost: the next task opens its page itself
-                self._spare_url = ""
-                get_logger(__name__).info("preload failed", error=str(exc))
+            self._preload(preload)
         handle = self._task_handle
         self._focus(handle)
         tab = Tab(self, handle, task_id, po_number, preloaded=preloaded)
@@ -300,14 +296,9 @@ class BrowserSession:
         """Start loading `url` in the spare tab (the task tab and the spare opened if need be) and come back
         to the main window; a task that `opens` it takes the page (see `open_tab`). A failure costs only
         the head start (logged)."""
-        try:
-            if self._task_handle is None:
-                self._task_handle = self._new_tab()
-            self._preload(url)
+        self._preload(url)
+        with contextlib.suppress(CoupadlError):  # a browser that is gone fails its verification next
             self._focus(self.main_window_handle)
-        except CoupadlError as exc:
-            self._spare_url = ""
-            get_logger(__name__).info("preload failed", error=str(exc))
 
     def _new_spare_tab(self) -> str:
         """Open the spare tab from the task tab's page, so that both share one renderer process (a tab of
@@ -328,17 +319,24 @@ class BrowserSession:
         return handle
 
     def _preload(self, url: str) -> None:
-        """Send the spare tab (opened if need be) to `url` without waiting for the page.
+        """Send the spare tab (it and the task tab opened if need be) to `url` without waiting for the page.
 
         The navigation starts from a timer a moment after the script returns: started inside the script,
         ChromeDriver would hold the answer until the page had loaded. Whatever the spare tab then shows is
-        only ever read through `Tab`'s proof that it is a new page.
+        only ever read through `Tab`'s proof that it is a new page. A failure loses only the head start
+        (logged): the task that wanted the page opens it itself.
         """
-        if self._spare_handle is None:
-            self._spare_handle = self._new_spare_tab()
         self._spare_url = ""
-        self._focus(self._spare_handle)
-        self._call("preload the next page", lambda: self._driver.execute_script(PRELOAD_JS, url))
+        try:
+            if self._task_handle is None:
+                self._task_handle = self._new_tab()
+            if self._spare_handle is None:
+                self._spare_handle = self._new_spare_tab()
+            self._focus(self._spare_handle)
+            self._call("preload the next page", lambda: self._driver.execute_script(PRELOAD_JS, url))
+        except CoupadlError as exc:
+            get_logger(__name__).info("preload failed", error=str(exc))
+            return
         self._spare_url = url
 
     def replace_task_tab(self) -> None:
@@ -455,27 +453,28 @@ class Tab:
             check, execute = _then_script(script), driver.execute_script
         last_origin = session._origins.get(self.window_handle)
         preloaded, self._preloaded = self._preloaded == url, ""
+
+        def checked(what: str) -> tuple[Any, Any]:
+            """(`NEW_DOCUMENT_JS`'s answer, what `script` returned) for the page the tab shows now."""
+            answer = session._call(what, lambda: execute(check, secrets.token_hex(8), *args))
+            return (answer[0], answer[1]) if script is not None else (answer, None)
+
         try:
             if timeout is not None:
                 session.set_page_timeout(timeout)
             if preloaded:
                 # ChromeDriver runs the check once the page the tab was sent to has loaded. A page that is
                 # not new (the preload never started, or did not commit) is opened the ordinary way.
-                answer = session._call(
-                    "check the preloaded page is new", lambda: execute(check, secrets.token_hex(8), *args)
-                )
-                if not _is_new(answer if script is None else answer[0], last_origin):
-                    preloaded = False
+                page, result = checked("check the preloaded page is new")
+                preloaded = _is_new(page, last_origin)
             if not preloaded:
                 session._call(f"open {url}", lambda: driver.get(url))
-                answer = session._call(
-                    "check the page is new", lambda: execute(check, secrets.token_hex(8), *args)
-                )
+                page, result = checked("check the page is new")
         except BaseException:
             self.set_status(TabStatus.ERROR)  # whatever the tab shows now, the task may not read it
             raise
-        (href, _previous, origin), result = answer if script is not None else (answer, None)
-        if not _is_new((href, _previous, origin), last_origin):
+        href, _previous, origin = page
+        if not _is_new(page, last_origin):
             self.set_status(TabStatus.ERROR)
             raise StalePageError(f"opening {url} left the tab on the page it showed before ({href})")
         session._origins[self.window_handle] = origin

@@ -82,8 +82,7 @@ class BatchRun:
         self._store: ProgressStore | None = None
         self._folder: FolderIdentity | None = None
         self._results_dirty = True
-        self._results_written_at = 0.0
-        self._results_tried = False  # the results were written (or tried) in this run
+        self._results_written_at = 0.0  # when they were last written (or tried); 0.0: not yet in this run
         self._redirect_said: set[str] = set()
         self.grid: GridPlan | None = None  # --grid: the Grid and the windows claimed there
         self.log = get_logger("coupadl.run")
@@ -151,7 +150,7 @@ class BatchRun:
             try:
                 reports, verified = self._work(store, todo, launch, verification)
             except BaseException:
-                if not self._results_tried:
+                if not self._results_written_at:
                     self._write_results(store)
                 raise
         with suppress(MachineFaultError):
@@ -287,7 +286,6 @@ class BatchRun:
         said once; a fault of the machine is raised."""
         self._results_dirty = False
         self._results_written_at = time.monotonic()
-        self._results_tried = True
         try:
             written = write_results(self.out, self.po_list, store.all(), base_url=self.settings.base_url)
         except MachineFaultError:

@@ -323,15 +323,19 @@ class PersistentWorkerPool(WorkerRecovery[P, R]):
         is not processing, ready or in its first start (it crashed, failed, restarts, stops), or the run
         is stopping."""
         for worker in self.workers.values():
-            task = worker.reserved
-            if task is None:
+            if worker.reserved is None:
                 continue
             working = worker.task is not None and worker.status is WorkerStatus.PROCESSING
             waiting = worker.task is None and worker.status in (WorkerStatus.READY, WorkerStatus.IDLE)
             starting = worker.task is None and worker.status is WorkerStatus.STARTING
             if self._stop_requested or not (working or waiting or starting):
-                worker.reserved = None
-                self._queue.appendleft(task)
+                self._give_back(worker)
+
+    def _give_back(self, worker: WorkerHandle[P]) -> None:
+        """The worker's reserved task, never started, back to the head of the queue (no attempt spent)."""
+        if worker.reserved is not None:
+            self._queue.appendleft(worker.reserved)
+            worker.reserved = None
 
     def _next_task(self, worker: WorkerHandle[P]) -> Task[P] | None:
         """The worker's reserved task, else the head of the queue, else a task reserved by a busy worker
@@ -365,9 +369,7 @@ class PersistentWorkerPool(WorkerRecovery[P, R]):
         for worker in self.workers.values():
             if worker.task is None and worker.status in (WorkerStatus.READY, WorkerStatus.IDLE):
                 if worker.restart_after_task:
-                    if worker.reserved is not None:
-                        self._queue.appendleft(worker.reserved)
-                        worker.reserved = None
+                    self._give_back(worker)
                     self._restart_deliberately(worker)
                     continue
                 if self._pacing.too_soon(now):
