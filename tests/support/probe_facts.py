@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from coupadl.coupa.page import Expected
+
 HOST = "https://acme.coupahost.com"
 PAGE = f"{HOST}/order_headers/15262984"
+PO = Expected(url=PAGE, number="15262984", what="PO 15262984")
+"""The page `raw_page` shows, as a task asks for it."""
 
 
 def raw_page(**overrides: Any) -> dict[str, Any]:

@@ -13,13 +13,16 @@ from urllib.parse import urlparse
 
 __all__ = ["SIGNIN_FORM_SELECTOR", "SIGNIN_PROBE_JS", "signin_redirect"]
 
+# Every sign-in or SSO address real tenants are known to send a browser to: Coupa's own forms, the
+# session-expired page (which can show the not-found text), OAuth / OpenID / SAML endpoints and PingFederate.
 _SIGNIN_PATH = re.compile(
-    r"/(sessions/new|sessions/sign_in|users/sign_in|login|signin|sign_in|sso|saml2?|oauth2?|adfs|idp|auth/)",
+    r"/(sessions/new|sessions/sign_in|users/sign_in|login|signin|sign_in|sso|saml2?|oauth2?|adfs|idp|auth/"
+    r"|authorization)|openid|pingfederate|session_expired",
     re.IGNORECASE,
 )
 _IDP_HOST = re.compile(
     r"(^|\.)(login\.microsoftonline\.com|login\.microsoft\.com|login\.live\.com|okta\.com|oktapreview\.com|"
-    r"onelogin\.com|pingone\.com|duosecurity\.com|auth0\.com|accounts\.google\.com)$",
+    r"onelogin\.com|pingone\.com|pingidentity\.com|duosecurity\.com|auth0\.com|accounts\.google\.com)$",
     re.IGNORECASE,
 )
 

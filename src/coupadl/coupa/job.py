@@ -57,8 +57,8 @@ def open_page(
     url: str,
     *,
     po_digits: str,
+    expected: Expected,
     opts: JobOptions | None = None,
-    expected: Expected | None = None,
     timeout: float | None = None,
 ) -> POPage:
     """Open `url` in `tab`, let it settle (without holding it for the quiet time) and judge it.
@@ -68,7 +68,7 @@ def open_page(
         url: The PO or requisition page.
         po_digits: The PO being processed.
         opts: The job's options (timeouts, texts); default options when None.
-        expected: The page asked for; where the browser landed is checked against it.
+        expected: The page asked for; where the browser landed is judged against it first.
         timeout: Page-load timeout in seconds (overrides `opts.page_load_timeout`).
 
     Returns:

@@ -44,7 +44,6 @@ __all__ = [
     "classify_page",
     "is_file_url",
     "parse_retry_after",
-    "probe_page",
     "settle_arguments",
     "settle_page",
 ]
@@ -246,16 +245,24 @@ def _settle(raw: Mapping[str, Any]) -> Settle:
     )
 
 
-def _wrong_place(raw: Mapping[str, Any], url: str, expected: Expected | None, status: int) -> str:
-    """Why this is not the asked-for page (empty when it is)."""
-    if expected is None:
+def _elsewhere(url: str, expected: Expected) -> str:
+    """Where the browser landed when it is not the asked-for address (empty when it is)."""
+    if _same_path(url, expected.url):
         return ""
-    if not _same_path(url, expected.url):
-        parsed = urlparse(url)
-        where = parsed.path or url
-        if parsed.hostname != urlparse(expected.url).hostname:
-            where = f"{parsed.scheme}://{parsed.netloc}{parsed.path}" if parsed.netloc else url
-        return f"landed on {where}, not {expected.what}"
+    parsed = urlparse(url)
+    where = parsed.path or url
+    if parsed.hostname != urlparse(expected.url).hostname:
+        where = f"{parsed.scheme}://{parsed.netloc}{parsed.path}" if parsed.netloc else url
+    return f"landed on {where}, not {expected.what}"
+
+
+def _at(evidence: str, detail: str) -> str:
+    """`evidence`, with what the page showed there when it showed something."""
+    return f"{evidence} ({detail})" if detail else evidence
+
+
+def _wrong_record(raw: Mapping[str, Any], expected: Expected, status: int) -> str:
+    """Why the page at the asked-for address is not the asked-for record (empty when it is)."""
     if status and not 200 <= status < 300:
         return f"HTTP {status}"
     shown = _shown_numbers(raw)
@@ -267,26 +274,30 @@ def _wrong_place(raw: Mapping[str, Any], url: str, expected: Expected | None, st
 def classify_page(
     raw: Mapping[str, Any],
     *,
+    expected: Expected,
     po_digits: str = "",
     marker: str = "",
     error_texts: Sequence[str] = ERROR_TEXTS,
-    expected: Expected | None = None,
 ) -> POPage:
     """Judge the raw facts `PROBE_JS` (or `SETTLE_JS`) returned; where the browser landed decides first.
 
     Args:
         raw: The probe's result.
+        expected: The page asked for; a final kind (`NOT_FOUND`, or `CONTENT` that may prove "no attachments")
+            is only ever given to a page at this address.
         po_digits: The PO being processed (links to files of other orders are ignored).
         marker: The marker passed to the probe.
         error_texts: Texts of "missing or forbidden" pages (defaults to `ERROR_TEXTS`).
-        expected: The page asked for; without it, where the browser landed is not checked.
 
     Returns:
-        The page as a `POPage`, in this order of evidence: HTTP 429 is `THROTTLED`; HTTP 5xx or a "something
-        went wrong" heading is `SERVER_ERROR`; HTTP 404 / 403, or a known error text in an error box or
-        heading (unless the page also shows PO content: then the message belongs to something else on it),
-        is `NOT_FOUND`; another address than the one asked for, another status than 2xx, or another record
-        number in the title or header is `WRONG_PAGE`; an empty page is `UNRECOGNISED`; else `CONTENT`.
+        The page as a `POPage`, in this order of evidence: HTTP 429 is `THROTTLED`; HTTP 5xx or a
+        "something went wrong" heading is `SERVER_ERROR` (not final: retried, wherever it was shown); a
+        probe that reports no address is `UNRECOGNISED`; another address than the one asked for is
+        `WRONG_PAGE` naming it, whatever the page says (an expired session's
+        sign-in page can show Coupa's not-found text); at the asked-for address, HTTP 404 / 403, or a known
+        error text in an error box or heading (unless the page also shows PO content: then the message
+        belongs to something else on it), is `NOT_FOUND`; another status than 2xx, or another record number
+        in the title or header is `WRONG_PAGE`; an empty page is `UNRECOGNISED`; else `CONTENT`.
         `error_text` names the evidence for every kind but `CONTENT`.
     """
     url = str(raw.get("url") or "")
@@ -303,16 +314,20 @@ def classify_page(
     heading = next((h for h in headings if _ERROR_HEADING.search(h)), "")
     error = known or transient or heading
     body = raw.get("body")
-    wrong = _wrong_place(raw, url, expected, http_status)
+    elsewhere = _elsewhere(url, expected)
     if http_status == 429:
         kind, error = PageKind.THROTTLED, "HTTP 429"
     elif http_status >= 500 or (transient and not known and not has_content):
-        kind, error = PageKind.SERVER_ERROR, transient or f"HTTP {http_status}"
+        kind, error = PageKind.SERVER_ERROR, _at(transient or f"HTTP {http_status}", elsewhere)
+    elif not url:
+        kind, error = PageKind.UNRECOGNISED, "the page reported no address"
+    elif elsewhere:
+        kind, error = PageKind.WRONG_PAGE, _at(elsewhere, error if error and not has_content else "")
     elif http_status in (403, 404):
         kind, error = PageKind.NOT_FOUND, f"HTTP {http_status}"
     elif error and not has_content:
         kind = PageKind.NOT_FOUND
-    elif wrong:
+    elif wrong := _wrong_record(raw, expected, http_status):
         kind, error = PageKind.WRONG_PAGE, wrong
     elif not has_content and not requisitions and isinstance(body, int) and body == 0:
         kind, error = PageKind.UNRECOGNISED, "the page is empty"
@@ -332,32 +347,6 @@ def classify_page(
     )
 
 
-def probe_page(
-    tab: Any,
-    *,
-    po_digits: str = "",
-    marker: str = "",
-    error_texts: Sequence[str] = ERROR_TEXTS,
-    expected: Expected | None = None,
-) -> POPage:
-    """Run `PROBE_JS` in `tab` (one round trip, no waiting) and judge the result.
-
-    Args:
-        tab: A `coupadl.browser.session.Tab` showing the page.
-        po_digits: The PO being processed.
-        marker: A string left in the page to notice later whether the tab navigated away.
-        error_texts: Texts of "missing or forbidden" pages.
-        expected: The page asked for (see `classify_page`).
-
-    Returns:
-        The judged page.
-    """
-    raw = tab.run_js(PROBE_JS, marker)
-    if not isinstance(raw, Mapping):
-        raw = {}
-    return classify_page(raw, po_digits=po_digits, marker=marker, error_texts=error_texts, expected=expected)
-
-
 def settle_page(
     tab: Any,
     *,
@@ -367,7 +356,7 @@ def settle_page(
     marker: str = "",
     error_texts: Sequence[str] = ERROR_TEXTS,
     loading_texts: Sequence[str] = DEFAULT_LOADING_TEXTS,
-    expected: Expected | None = None,
+    expected: Expected,
 ) -> POPage:
     """Wait inside the page (one asynchronous script, one round trip) until it settles, then judge it.
 

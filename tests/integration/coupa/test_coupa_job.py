@@ -14,6 +14,7 @@ from coupadl.browser.launcher import LaunchConfig
 from coupadl.browser.session import BrowserSession
 from coupadl.coupa.downloads import AttachmentDownloader, DownloadSettings
 from coupadl.coupa.job import JobOptions, open_page, process_po
+from coupadl.coupa.page import Expected
 from coupadl.coupa.task import POResult
 from coupadl.errors import MachineFaultError, RetryableTaskError, SessionExpiredError
 from coupadl.sandbox import Attachment, PurchaseOrder, Requisition, SandboxServer, Scenario
@@ -348,7 +349,9 @@ def test_session_expiring_between_page_and_file_is_noticed(
     server = sandbox_factory(Scenario(pos=[PurchaseOrder("15262984", attachments=[Attachment("quote.pdf")])]))
     folder = out_dir / "po"
     with session.open_tab("t") as tab:
-        page = open_page(tab, server.po_url("15262984"), timeout=20, po_digits="15262984")
+        url = server.po_url("15262984")
+        wanted = Expected(url=url, number="15262984", what="PO 15262984")
+        page = open_page(tab, url, timeout=20, po_digits="15262984", expected=wanted)
         server.expire_all_sessions()
         downloader = AttachmentDownloader(
             tab, folder, DownloadSettings(start_timeout=3), reload=lambda p: pytest.fail("no reload expected")

@@ -14,6 +14,19 @@ BASE = "https://acme.coupahost.com"
         ("https://login.microsoftonline.com/common/oauth2/authorize", "identity provider"),
         ("https://acme.okta.com/app/coupa/sso/saml", "identity provider"),
         ("https://sso.acme.example/adfs/ls", "another host"),
+        # Every same-host sign-in address the facts list (a tenant's SSO hop can stay on its own host).
+        (f"{BASE}/login", "sign-in page"),
+        (f"{BASE}/oauth/authorize?client_id=coupa", "sign-in page"),
+        (f"{BASE}/sso/start", "sign-in page"),
+        (f"{BASE}/authorization.oauth2?response_type=code", "sign-in page"),
+        (f"{BASE}/openid/connect/authorize", "sign-in page"),
+        (f"{BASE}/idp/openid-connect", "sign-in page"),
+        (f"{BASE}/pingfederate/as/authorization.oauth2", "sign-in page"),
+        (f"{BASE}/session_expired", "sign-in page"),
+        (f"{BASE}/session_expired?return_to=%2Forder_headers%2F15262984", "sign-in page"),
+        (f"{BASE}/auth/saml/callback", "sign-in page"),
+        ("https://pingfederate.acme.example/as/authorization.oauth2", "another host"),
+        ("https://auth.pingone.com/env/as/authorize", "identity provider"),
     ],
 )
 def test_signin_redirects_are_named(final: str, expected: str) -> None:

@@ -9,12 +9,19 @@ import pytest
 from coupadl.coupa.page import (
     ERROR_TEXTS,
     PageKind,
+    POPage,
     Trigger,
     best_name_hint,
-    classify_page,
     is_file_url,
 )
-from support.probe_facts import HOST, PAGE, item, raw_page
+from coupadl.coupa.page import classify_page as judge_page
+from support.probe_facts import HOST, PAGE, PO, item, raw_page
+
+
+def classify_page(raw: dict[str, Any], **options: Any) -> POPage:
+    """The PO page `raw_page` shows, judged as the task that asked for it would."""
+    return judge_page(raw, expected=PO, **options)
+
 
 FILE = f"{HOST}/attachment/attachment_file/type/1270815590/example.eml"
 

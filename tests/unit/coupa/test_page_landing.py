@@ -23,9 +23,7 @@ from coupadl.coupa.page import (
 )
 from coupadl.errors import ConfigError, PermanentTaskError, TaskError, ThrottledError
 from coupadl.settings import DEFAULT_PAGE_ERROR_TEXTS, Settings, load_settings
-from support.probe_facts import HOST, PAGE, item, raw_page
-
-PO = Expected(url=PAGE, number="15262984", what="PO 15262984")
+from support.probe_facts import HOST, PAGE, PO, item, raw_page
 
 
 def judge(**overrides: Any) -> Any:
@@ -132,8 +130,19 @@ def test_another_status_at_the_right_address_is_a_wrong_page() -> None:
     assert page.error_text == "HTTP 410"
 
 
-def test_without_an_expected_page_the_address_is_not_checked() -> None:
-    assert classify_page(raw_page(url=f"{HOST}/user/home")).kind is PageKind.CONTENT
+@pytest.mark.parametrize("status", [200, 403, 404])
+def test_an_error_text_elsewhere_is_a_wrong_page_never_not_found(status: int) -> None:
+    # A same-host page an expired session is sent to, showing Coupa's not-found flash: not proof of anything.
+    oops = "Oops! We couldn't find what you wanted."
+    page = judge(url=f"{HOST}/user/home", status=status, errors=[oops], headings=["Oops!"], suppliers=[])
+    assert page.kind is PageKind.WRONG_PAGE
+    assert page.error_text == f"landed on /user/home, not PO 15262984 ({oops})"
+
+
+def test_a_server_error_elsewhere_is_retried_naming_where() -> None:
+    page = judge(url=f"{HOST}/user/home", status=503, headings=["Down for maintenance"], suppliers=[])
+    assert page.kind is PageKind.SERVER_ERROR
+    assert page.error_text == "Down for maintenance (landed on /user/home, not PO 15262984)"
 
 
 # --- error boxes in every language ---------------------------------------------------------------------
@@ -159,11 +168,12 @@ SITE_TEXTS = {
 @pytest.mark.parametrize(("language", "text"), [(lang, t) for lang, ts in SITE_TEXTS.items() for t in ts])
 def test_error_boxes_in_every_default_language_are_not_found(language: str, text: str) -> None:
     assert language in DEFAULT_PAGE_ERROR_TEXTS
-    # Served at the PO's own address or after a redirect home: the error box decides either way.
-    for url in (PAGE, f"{HOST}/user/home"):
-        page = judge(url=url, errors=[text], headings=[], suppliers=[], numbers=[])
-        assert page.kind is PageKind.NOT_FOUND, (language, text, url)
-        assert page.error_text == text
+    # Only at the PO's own address: the same text after a redirect home proves nothing.
+    page = judge(errors=[text], headings=[], suppliers=[], numbers=[])
+    assert page.kind is PageKind.NOT_FOUND, (language, text)
+    assert page.error_text == text
+    elsewhere = judge(url=f"{HOST}/user/home", errors=[text], headings=[], suppliers=[], numbers=[])
+    assert elsewhere.kind is PageKind.WRONG_PAGE, (language, text)
 
 
 def test_every_default_language_is_in_the_default_texts() -> None:
@@ -177,8 +187,8 @@ def test_the_error_texts_are_a_setting() -> None:
     settings = Settings(page_error_texts={"nl": ("Oeps! We konden niet vinden",)})
     texts = [t for ts in settings.page_error_texts.values() for t in ts]
     raw = raw_page(errors=["Oeps! We konden niet vinden wat u zocht"], headings=[], suppliers=[])
-    assert classify_page(raw, error_texts=texts).kind is PageKind.NOT_FOUND
-    assert classify_page(raw).kind is PageKind.CONTENT  # not a default text
+    assert classify_page(raw, error_texts=texts, expected=PO).kind is PageKind.NOT_FOUND
+    assert classify_page(raw, expected=PO).kind is PageKind.CONTENT  # not a default text
 
 
 # --- settling ----------------------------------------------------------------------------------------
